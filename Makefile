@@ -1,0 +1,30 @@
+# `make demo` and `make test` each create .venv on first use, install the package into it, then run.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+CORES ?= 2
+
+.PHONY: demo test dry-run bench clean-demo
+
+$(BIN)/activate:
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/activate
+	$(BIN)/python -m pip install --quiet -e ".[test]"
+	touch $@
+
+demo: $(VENV)/.installed
+	$(BIN)/snakemake --cores $(CORES) --rerun-incomplete all --configfile config/demo.yaml
+
+test: $(VENV)/.installed
+	$(BIN)/python -m pytest
+
+# The paper-scale DAG, built on a machine with no data: lists every job without running any.
+dry-run: $(VENV)/.installed
+	$(BIN)/snakemake -n results/table1.csv --configfile config/config.yaml
+
+bench: $(VENV)/.installed
+	$(BIN)/python benchmarks/tokenizer.py --out benchmarks/results/tokenizer.json
+
+clean-demo:
+	rm -rf data/corpus/demo data/text/demo data/models/demo data/eval/demo logs/demo results

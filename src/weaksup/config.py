@@ -1,0 +1,73 @@
+"""Validation of the workflow configuration against its JSON schema, with messages that name key, value and fix."""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Iterable
+
+import jsonschema
+import yaml
+
+
+class ConfigError(ValueError):
+    """An invalid configuration; the message lists every problem, one per line."""
+
+
+def load_schema(path: str | os.PathLike) -> dict:
+    with open(path, encoding="utf-8") as handle:
+        return yaml.safe_load(handle)
+
+
+def _key_path(parts: Iterable[Any]) -> str:
+    text = ""
+    for part in parts:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text or "(top level)"
+
+
+def _describe(error: jsonschema.ValidationError) -> str:
+    key = _key_path(error.absolute_path)
+    if error.validator == "additionalProperties":
+        allowed = sorted(error.schema.get("properties", {}))
+        unknown = sorted(set(error.instance) - set(allowed))
+        where = "at the top level" if key == "(top level)" else f"in '{key}'"
+        return f"unknown key {', '.join(repr(u) for u in unknown)} {where}; allowed keys: {', '.join(allowed)}"
+    if error.validator == "required":
+        return f"'{key}' is missing a required key: {error.message}"
+    if error.validator == "enum":
+        return f"'{key}' has the invalid value {error.instance!r}; allowed values: {error.validator_value}"
+    if error.validator == "type":
+        return f"'{key}' has the invalid value {error.instance!r}: expected type {error.validator_value}"
+    return f"'{key}' has the invalid value {error.instance!r}: {error.message}"
+
+
+def _cross_checks(config: dict) -> list[str]:
+    """Constraints between keys that a JSON schema cannot state."""
+    problems = []
+    corpus, training = config["corpus"], config["training"]
+    if training["crop_size"] > corpus["image_size"]:
+        problems.append(
+            f"'training.crop_size' has the invalid value {training['crop_size']}: it must not exceed "
+            f"'corpus.image_size' ({corpus['image_size']}), since the crop is taken from the stored image"
+        )
+    source = corpus["source"]
+    if source not in corpus:
+        problems.append(f"'corpus.source' is {source!r} but the section 'corpus.{source}' with its settings is missing")
+    for arch in training["architectures"]:
+        if arch not in training["models"]:
+            problems.append(f"'training.architectures' lists {arch!r} but 'training.models.{arch}' is missing")
+    text = config["text"]
+    if text["validation_fraction"] + text["test_fraction"] >= 1:
+        problems.append("'text.validation_fraction' + 'text.test_fraction' must be below 1, or no photo is left to train")
+    return problems
+
+
+def validate_config(config: dict, schema: dict) -> None:
+    """Raise ConfigError listing every schema violation and cross-key problem of `config`."""
+    validator = jsonschema.Draft202012Validator(schema)
+    errors = sorted(validator.iter_errors(config), key=lambda e: list(map(str, e.absolute_path)))
+    problems = [_describe(error) for error in errors]
+    if not problems:
+        problems = _cross_checks(config)
+    if problems:
+        raise ConfigError("invalid configuration:\n  " + "\n  ".join(problems))

@@ -1,0 +1,70 @@
+"""Image decoding and the per-image standardisation of Joulin et al. (ECCV 2016).
+
+The paper rescales every photo to 256x256 (aspect ratio not kept), takes the central 224x224 crop, subtracts
+the image's own mean pixel value and divides by the image's own pixel standard deviation. Corpus shards already
+store photos at the rescaled size, so training only decodes, crops and standardises.
+"""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import torch
+from PIL import Image
+
+# A constant image has standard deviation 0; this floor keeps it finite (it maps to all zeros).
+STD_FLOOR = 1e-6
+
+
+def decode_rgb(data: bytes) -> Image.Image:
+    """Decode image bytes to an RGB PIL image; raises `PIL.UnidentifiedImageError` or `OSError` on bad data."""
+    image = Image.open(io.BytesIO(data))
+    image.load()
+    if image.mode != "RGB":
+        image = _to_rgb(image)
+    return image
+
+
+def _to_rgb(image: Image.Image) -> Image.Image:
+    if image.mode in ("RGBA", "LA") or (image.mode == "P" and "transparency" in image.info):
+        # Transparent pixels become white, the usual background of photos with alpha.
+        rgba = image.convert("RGBA")
+        background = Image.new("RGB", rgba.size, (255, 255, 255))
+        background.paste(rgba, mask=rgba.getchannel("A"))
+        return background
+    return image.convert("RGB")
+
+
+def encode_jpeg(image: Image.Image, size: int, quality: int = 90) -> bytes:
+    """Rescale to size x size and encode as JPEG: the stored form of every corpus photo."""
+    if image.size != (size, size):
+        image = image.resize((size, size), Image.Resampling.BICUBIC)
+    buffer = io.BytesIO()
+    image.convert("RGB").save(buffer, format="JPEG", quality=quality)
+    return buffer.getvalue()
+
+
+def center_crop(array: np.ndarray, crop: int) -> np.ndarray:
+    """Return the central crop x crop window of an (H, W, C) array."""
+    height, width = array.shape[:2]
+    if crop > height or crop > width:
+        raise ValueError(f"crop size {crop} is larger than the stored image ({width}x{height})")
+    top = (height - crop) // 2
+    left = (width - crop) // 2
+    return array[top : top + crop, left : left + crop]
+
+
+def standardize(pixels: torch.Tensor) -> torch.Tensor:
+    """Subtract the image's mean pixel value and divide by its pixel standard deviation (scalars over all channels)."""
+    pixels = pixels.float()
+    mean = pixels.mean()
+    std = pixels.std().clamp_min(STD_FLOOR)
+    return (pixels - mean) / std
+
+
+def load_standardized(data: bytes, crop: int) -> torch.Tensor:
+    """Decode stored JPEG bytes into a standardised (3, crop, crop) float tensor."""
+    array = np.asarray(decode_rgb(data), dtype=np.uint8)
+    array = np.ascontiguousarray(center_crop(array, crop))
+    return standardize(torch.from_numpy(array).permute(2, 0, 1))

@@ -1,0 +1,41 @@
+"""Turn the workflow's training config into a `weaksup.train` command line, and run it on CPU or under torchrun."""
+
+from __future__ import annotations
+
+import logging
+import subprocess
+import sys
+
+log = logging.getLogger(__name__)
+
+# Config keys of `training` that map one-to-one to `weaksup.train` options.
+_SHARED_OPTIONS = (
+    "crop_size", "batch_size", "lr", "momentum", "weight_decay", "epoch_size",
+    "min_epochs_per_rate", "min_lr", "max_epochs", "validation_photos", "checkpoint_every", "seed",
+)
+
+
+def train_argv(training: dict, model_options: dict, arch: str, corpus_dir: str, targets: str, run_dir: str,
+               output: str, workers: int, device: str) -> list[str]:
+    """Build the argument list of `weaksup.train` for one model of the workflow."""
+    argv = ["--arch", arch, "--corpus-dir", corpus_dir, "--targets", targets, "--run-dir", run_dir,
+            "--output", output, "--workers", str(workers), "--device", device]
+    for key in _SHARED_OPTIONS:
+        if training.get(key) is not None:
+            argv += [f"--{key.replace('_', '-')}", str(training[key])]
+    for key, value in sorted(model_options.items()):
+        argv += [f"--{key.replace('_', '-')}", str(value)]
+    return argv
+
+
+def run_training(argv: list[str], gpus: int, log_file: str, python: str = sys.executable) -> None:
+    """Run training in this process on the CPU, or as `gpus` DistributedDataParallel processes under torchrun."""
+    if gpus <= 0:
+        from weaksup.train import main
+
+        main(argv + ["--log-file", log_file])
+        return
+    command = [python, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={gpus}",
+               "-m", "weaksup.train", *argv, "--log-file", log_file]
+    log.info("launching %s", " ".join(command))
+    subprocess.run(command, check=True)

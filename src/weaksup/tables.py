@@ -1,0 +1,38 @@
+"""Result tables written from the per-model evaluation JSON files."""
+
+from __future__ import annotations
+
+import csv
+import json
+import logging
+import os
+from typing import Sequence
+
+from weaksup.atomic import atomic_open
+
+log = logging.getLogger(__name__)
+
+
+def write_word_prediction_table(corpus: str, result_paths: Sequence[str | os.PathLike], out_csv: str | os.PathLike) -> list[dict]:
+    """Write Table 1 (precision@k per model and dictionary size) from word-prediction result files."""
+    rows = []
+    for path in result_paths:
+        with open(path, encoding="utf-8") as handle:
+            result = json.load(handle)
+        row = {"corpus": corpus, "model": result["model"], "loss": result.get("loss", ""), "K": result["K"]}
+        precision = result["precision"]
+        for k in sorted(precision, key=int):
+            row[f"precision@{k}"] = round(100 * precision[k], 2)
+        row["test_photos"] = result["photos_evaluated"]
+        row["photos_without_targets"] = result["photos_without_targets"]
+        rows.append(row)
+        log.info("read %s: %s", path, row)
+
+    rows.sort(key=lambda r: (r["K"], r["model"] == "frequency baseline", r["model"], r["loss"]))
+    columns = list(dict.fromkeys(key for row in rows for key in row))
+    with atomic_open(out_csv, "w", encoding="utf-8", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=columns)
+        writer.writeheader()
+        writer.writerows(rows)
+    log.info("wrote %d rows to %s (precision in percent, as in the paper)", len(rows), out_csv)
+    return rows

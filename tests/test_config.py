@@ -1,0 +1,80 @@
+import copy
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from weaksup.config import ConfigError, load_schema, validate_config
+
+ROOT = Path(__file__).resolve().parents[1]
+SCHEMA = load_schema(ROOT / "workflow/schemas/config.schema.yaml")
+
+
+def load(name):
+    return yaml.safe_load((ROOT / "config" / name).read_text())
+
+
+@pytest.mark.parametrize("name", ["config.yaml", "demo.yaml"])
+def test_shipped_configs_are_valid(name):
+    validate_config(load(name), SCHEMA)
+
+
+def test_unknown_key_is_named():
+    config = load("demo.yaml")
+    config["text"]["dictionary_size"] = 10
+    with pytest.raises(ConfigError) as error:
+        validate_config(config, SCHEMA)
+    assert "'dictionary_size'" in str(error.value)
+    assert "in 'text'" in str(error.value)
+    assert "dictionary_sizes" in str(error.value)
+
+
+def test_invalid_value_names_key_and_value():
+    config = load("demo.yaml")
+    config["training"]["batch_size"] = -3
+    with pytest.raises(ConfigError) as error:
+        validate_config(config, SCHEMA)
+    assert "'training.batch_size'" in str(error.value)
+    assert "-3" in str(error.value)
+
+
+def test_invalid_enum_lists_allowed_values():
+    config = load("demo.yaml")
+    config["corpus"]["source"] = "flickr"
+    with pytest.raises(ConfigError) as error:
+        validate_config(config, SCHEMA)
+    assert "'corpus.source'" in str(error.value)
+    assert "'flickr'" in str(error.value)
+    assert "yfcc100m" in str(error.value)
+
+
+def test_crop_larger_than_image_is_rejected():
+    config = copy.deepcopy(load("demo.yaml"))
+    config["training"]["crop_size"] = config["corpus"]["image_size"] + 1
+    with pytest.raises(ConfigError, match="training.crop_size"):
+        validate_config(config, SCHEMA)
+
+
+def run_snakemake(*args, cwd=ROOT):
+    command = [sys.executable, "-m", "snakemake", "--directory", str(cwd), "-s", str(ROOT / "Snakefile"), *args]
+    return subprocess.run(command, capture_output=True, text=True, timeout=300)
+
+
+def test_paper_dag_builds_without_data(tmp_path):
+    result = run_snakemake("-n", "results/table1.csv", "--configfile", str(ROOT / "config/config.yaml"), cwd=tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "download_yfcc_metadata" in result.stdout
+    assert "train" in result.stdout
+
+
+def test_invalid_config_stops_at_start(tmp_path):
+    config = load("demo.yaml")
+    config["training"]["lr"] = "fast"
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(yaml.safe_dump(config))
+    result = run_snakemake("-n", "--configfile", str(bad), cwd=tmp_path)
+    assert result.returncode != 0
+    assert "'training.lr'" in result.stdout + result.stderr
+    assert "'fast'" in result.stdout + result.stderr

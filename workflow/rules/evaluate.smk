@@ -1,0 +1,56 @@
+# Word prediction: precision@k on the test split for every trained model and for the frequency baseline.
+
+
+rule evaluate_word_prediction:
+    input:
+        model=f"{MODEL_DIR}/{{arch}}-K{{K}}-{{loss}}/model.pt",
+        shards=corpus_files(".tar"),
+        indexes=corpus_files(".index.npy"),
+        targets=f"{TEXT_DIR}/targets_K{{K}}.npz",
+    output:
+        f"{EVAL_DIR}/{{arch}}-K{{K}}-{{loss}}/word_prediction.json",
+    params:
+        corpus_dir=CORPUS_DIR,
+        ks=config["evaluation"]["precision_at"],
+    log:
+        f"{LOG_DIR}/evaluate/{{arch}}-K{{K}}-{{loss}}.log",
+    benchmark:
+        f"{LOG_DIR}/benchmarks/evaluate/{{arch}}-K{{K}}-{{loss}}.tsv"
+    threads: 2
+    resources:
+        gpu=0,
+    script:
+        "../scripts/evaluate_word_prediction.py"
+
+
+rule frequency_baseline:
+    input:
+        f"{TEXT_DIR}/targets_K{{K}}.npz",
+    output:
+        f"{EVAL_DIR}/frequency-K{{K}}/word_prediction.json",
+    params:
+        ks=config["evaluation"]["precision_at"],
+    log:
+        f"{LOG_DIR}/evaluate/frequency-K{{K}}.log",
+    threads: 1
+    script:
+        "../scripts/frequency_baseline.py"
+
+
+rule table1:
+    input:
+        models=expand(f"{EVAL_DIR}/{{model}}/word_prediction.json", model=model_names()),
+        baselines=expand(f"{EVAL_DIR}/frequency-K{{K}}/word_prediction.json", K=DICTIONARY_SIZES),
+    output:
+        report(
+            "results/table1.csv",
+            caption="../report/table1.rst",
+            category="Experiment 1: word prediction",
+        ),
+    params:
+        corpus=CORPUS,
+    log:
+        f"{LOG_DIR}/evaluate/table1.log",
+    localrule: True
+    script:
+        "../scripts/table1.py"

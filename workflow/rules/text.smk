@@ -1,0 +1,83 @@
+# Text: clean and tokenize each shard, count words on the training split, build one dictionary per K, and the
+# per-photo targets with the word -> training photos index that class-uniform sampling uses.
+
+
+rule tokenize_shard:
+    input:
+        f"{CORPUS_DIR}/shard-{{shard}}.tsv",
+    output:
+        tokens=f"{TEXT_DIR}/tokens/shard-{{shard}}.tsv",
+        counts=f"{TEXT_DIR}/tokens/shard-{{shard}}.counts.tsv",
+    params:
+        validation_fraction=config["text"]["validation_fraction"],
+        test_fraction=config["text"]["test_fraction"],
+        split_seed=config["text"]["split_seed"],
+    log:
+        f"{LOG_DIR}/text/tokenize-{{shard}}.log",
+    benchmark:
+        f"{LOG_DIR}/benchmarks/text/tokenize-{{shard}}.tsv"
+    threads: 1
+    script:
+        "../scripts/tokenize_shard.py"
+
+
+rule word_counts:
+    input:
+        expand(f"{TEXT_DIR}/tokens/shard-{{shard}}.counts.tsv", shard=SHARDS),
+    output:
+        f"{TEXT_DIR}/word_counts.tsv",
+    log:
+        f"{LOG_DIR}/text/word_counts.log",
+    threads: 1
+    script:
+        "../scripts/word_counts.py"
+
+
+rule dictionary:
+    input:
+        f"{TEXT_DIR}/word_counts.tsv",
+    output:
+        f"{TEXT_DIR}/dictionary_K{{K}}.tsv",
+    params:
+        drop_most_frequent=config["text"]["drop_most_frequent"],
+    log:
+        f"{LOG_DIR}/text/dictionary_K{{K}}.log",
+    threads: 1
+    script:
+        "../scripts/dictionary.py"
+
+
+rule targets:
+    input:
+        tokens=expand(f"{TEXT_DIR}/tokens/shard-{{shard}}.tsv", shard=SHARDS),
+        dictionary=f"{TEXT_DIR}/dictionary_K{{K}}.tsv",
+    output:
+        f"{TEXT_DIR}/targets_K{{K}}.npz",
+    log:
+        f"{LOG_DIR}/text/targets_K{{K}}.log",
+    benchmark:
+        f"{LOG_DIR}/benchmarks/text/targets_K{{K}}.tsv"
+    threads: 1
+    script:
+        "../scripts/targets.py"
+
+
+rule corpus_stats:
+    input:
+        counts=f"{TEXT_DIR}/word_counts.tsv",
+        targets=expand(f"{TEXT_DIR}/targets_K{{K}}.npz", K=DICTIONARY_SIZES),
+    output:
+        report(
+            "results/corpus_stats.csv",
+            caption="../report/corpus_stats.rst",
+            category="Corpus",
+        ),
+    params:
+        corpus=CORPUS,
+        dictionary_sizes=DICTIONARY_SIZES,
+        drop_most_frequent=config["text"]["drop_most_frequent"],
+    log:
+        f"{LOG_DIR}/text/corpus_stats.log",
+    localrule: True
+    script:
+        "../scripts/corpus_stats.py"

@@ -1,0 +1,7 @@
+from weaksup.logs import redirect_to_log
+from weaksup.text.stats import corpus_stats_rows, write_corpus_stats
+
+redirect_to_log(snakemake.log[0])
+targets = dict(zip(snakemake.params.dictionary_sizes, snakemake.input.targets))
+rows = corpus_stats_rows(snakemake.params.corpus, snakemake.input.counts, targets, snakemake.params.drop_most_frequent)
+write_corpus_stats(rows, snakemake.output[0])
