@@ -78,3 +78,10 @@ def test_invalid_config_stops_at_start(tmp_path):
     assert result.returncode != 0
     assert "'training.lr'" in result.stdout + result.stderr
     assert "'fast'" in result.stdout + result.stderr
+
+
+def test_bad_url_template_is_named():
+    config = load("config.yaml")
+    config["corpus"]["yfcc100m"]["image_url_template"] = "https://example.invalid/{hash[0:3]}/{hash}.jpg"
+    with pytest.raises(ConfigError, match="corpus.yfcc100m.image_url_template"):
+        validate_config(config, SCHEMA)

@@ -56,6 +56,13 @@ def _cross_checks(config: dict) -> list[str]:
     for arch in training["architectures"]:
         if arch not in training["models"]:
             problems.append(f"'training.architectures' lists {arch!r} but 'training.models.{arch}' is missing")
+    if source == "yfcc100m" and source in corpus:
+        from weaksup.corpus.yfcc import check_url_template
+
+        try:
+            check_url_template(corpus["yfcc100m"]["image_url_template"])
+        except ValueError as error:
+            problems.append(f"'corpus.yfcc100m.image_url_template' is invalid: {error}")
     text = config["text"]
     if text["validation_fraction"] + text["test_fraction"] >= 1:
         problems.append("'text.validation_fraction' + 'text.test_fraction' must be below 1, or no photo is left to train")

@@ -75,10 +75,12 @@ if SOURCE == "yfcc100m":
             f"{LOG_DIR}/benchmarks/download_images.tsv"
         threads: 16
         shell:
-            "img2dataset --url_list {input} --input_format tsv --url_col url --caption_col title"
-            " --save_additional_columns '[\"photo_id\",\"description\",\"tags\"]'"
+            # keep_ratio scales the short side to image_size; the corpus build then rescales to a square as the
+            # paper does. No --caption_col: img2dataset would rename `title` and then miss it among the extras.
+            "img2dataset --url_list {input} --input_format tsv --url_col url"
+            " --save_additional_columns '[\"photo_id\",\"title\",\"description\",\"tags\"]'"
             " --output_format webdataset --output_folder {output} --image_size {params.image_size}"
-            " --resize_mode no --processes_count {threads} --incremental_mode incremental > {log} 2>&1"
+            " --resize_mode keep_ratio --processes_count {threads} --incremental_mode incremental > {log} 2>&1"
 
 
 if SOURCE in ("yfcc100m", "webdataset"):
