@@ -8,8 +8,8 @@ from weaksup.tables import write_word_prediction_table
 def write_result(path, model, K, p10, loss="multiclass"):
     path.write_text(json.dumps({
         "model": model, "loss": loss, "K": K,
-        "precision": {"1": p10 * 2, "5": p10 * 1.5, "10": p10},
-        "photos_evaluated": 90, "photos_without_targets": 10,
+        "precision@1": p10 * 2, "precision@5": p10 * 1.5, "precision@10": p10,
+        "photos_evaluated": 90, "photos_skipped_no_targets": 10,
     }))
     return path
 
@@ -30,7 +30,7 @@ def test_table1_rows_sorted_by_K_with_baseline_last(tmp_path):
 
 def test_train_argv_maps_config_keys():
     training = {"crop_size": 64, "batch_size": 128, "lr": 0.1, "max_epochs": None, "seed": 3}
-    argv = train_argv(training, {"width": 0.25, "embedding_dim": 512}, "alexnet", "corpus", "t.npz", "run", "m.pt", 1, "cpu")
+    argv = train_argv(training, {"width": 0.25, "embedding_dim": 512}, "alexnet", "corpus", "t.npz", "d.tsv", "run", "m.pt", 1, "cpu")
     assert argv[argv.index("--crop-size") + 1] == "64"
     assert argv[argv.index("--width") + 1] == "0.25"
     assert argv[argv.index("--embedding-dim") + 1] == "512"

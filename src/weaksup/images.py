@@ -66,5 +66,6 @@ def standardize(pixels: torch.Tensor) -> torch.Tensor:
 def load_standardized(data: bytes, crop: int) -> torch.Tensor:
     """Decode stored JPEG bytes into a standardised (3, crop, crop) float tensor."""
     array = np.asarray(decode_rgb(data), dtype=np.uint8)
-    array = np.ascontiguousarray(center_crop(array, crop))
+    # A copy: PIL's array is read-only, and torch warns on (and must not write into) read-only memory.
+    array = np.array(center_crop(array, crop), copy=True, order="C")
     return standardize(torch.from_numpy(array).permute(2, 0, 1))

@@ -20,11 +20,12 @@ def write_word_prediction_table(corpus: str, result_paths: Sequence[str | os.Pat
         with open(path, encoding="utf-8") as handle:
             result = json.load(handle)
         row = {"corpus": corpus, "model": result["model"], "loss": result.get("loss", ""), "K": result["K"]}
-        precision = result["precision"]
-        for k in sorted(precision, key=int):
-            row[f"precision@{k}"] = round(100 * precision[k], 2)
+        ks = sorted(int(key.split("@")[1]) for key in result if key.startswith("precision@"))
+        for k in ks:
+            value = result[f"precision@{k}"]
+            row[f"precision@{k}"] = None if value is None else round(100 * value, 2)
         row["test_photos"] = result["photos_evaluated"]
-        row["photos_without_targets"] = result["photos_without_targets"]
+        row["photos_without_targets"] = result["photos_skipped_no_targets"]
         rows.append(row)
         log.info("read %s: %s", path, row)
 

@@ -10,7 +10,8 @@ result = evaluate_word_prediction(
     split="test",
     ks=tuple(snakemake.params.ks),
     batch_size=256,
-    workers=snakemake.threads - 1,
+    workers=max(snakemake.threads - 1, 0),
     device="cuda" if snakemake.resources.gpu else "cpu",
 )
-write_json(snakemake.output[0], {"model": snakemake.wildcards.arch, "loss": snakemake.wildcards.loss, "K": int(snakemake.wildcards.K), **result})
+names = {"model": snakemake.wildcards.arch, "loss": snakemake.wildcards.loss, "K": int(snakemake.wildcards.K)}
+write_json(snakemake.output[0], {**result, "model_path": result["model"], **names})

@@ -7,6 +7,7 @@ argv = train_argv(
     arch=snakemake.wildcards.arch,
     corpus_dir=snakemake.params.corpus_dir,
     targets=snakemake.input.targets,
+    dictionary=snakemake.input.dictionary,
     run_dir=snakemake.params.run_dir,
     output=snakemake.output.model,
     workers=max(snakemake.threads - 1, 0),
