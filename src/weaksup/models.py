@@ -78,6 +78,7 @@ class AlexNet(nn.Module):
             nn.ReLU(inplace=True),
             nn.Linear(embedding_dim, num_classes),
         )
+        init_relu_network(self, self.head)
 
     @property
     def head(self) -> nn.Linear:
@@ -92,6 +93,25 @@ class AlexNet(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.penultimate(x))
+
+
+# Standard deviation of the head's initial weights: small, so that the first softmax is close to uniform.
+HEAD_INIT_STD = 0.01
+
+
+def init_relu_network(model: nn.Module, head: nn.Linear) -> None:
+    """Initialise convolutions and hidden layers with He et al. (2015) normal weights, the head with small ones.
+
+    Joulin et al. do not state their initialisation. PyTorch's default (uniform with a = sqrt(5)) shrinks the
+    activations by a constant factor per ReLU layer, and through AlexNet's seven layers without normalisation the
+    penultimate features start near zero, so training from scratch stalls; He initialisation keeps their scale.
+    """
+    for module in model.modules():
+        if isinstance(module, (nn.Conv2d, nn.Linear)) and module is not head:
+            nn.init.kaiming_normal_(module.weight, mode="fan_in", nonlinearity="relu")
+            nn.init.zeros_(module.bias)
+    nn.init.normal_(head.weight, std=HEAD_INIT_STD)
+    nn.init.zeros_(head.bias)
 
 
 class _AlexNetTrunk(nn.Module):
