@@ -76,3 +76,11 @@ def test_checksum_mismatch_leaves_no_file(server, tmp_path):
 def test_missing_url_explains_fix(tmp_path):
     with pytest.raises(ValueError, match="place the file there by hand"):
         download_file(None, tmp_path / "meta.bz2")
+
+
+def test_download_accepts_checksum_prefix(server, tmp_path):
+    root, base = server
+    payload = b"weights"
+    (root / "w.pth").write_bytes(payload)
+    download_file(f"{base}/w.pth", tmp_path / "w.pth", sha256=hashlib.sha256(payload).hexdigest()[:8])
+    assert (tmp_path / "w.pth").read_bytes() == payload

@@ -56,6 +56,18 @@ def test_sampled_loss_restricts_softmax_to_batch_words():
     torch.testing.assert_close(head.loss(embeddings, words), expected)
 
 
+def test_loss_over_given_classes():
+    layer = make_layer()
+    head = SampledSoftmaxHead(layer)
+    words = torch.tensor([4, 1, 4])
+    embeddings = torch.randn(3, 5)
+    # A class set shared by several heads may hold words that no example of this batch drew.
+    classes = torch.tensor([0, 1, 4])
+    expected = full_softmax_loss(layer(embeddings)[:, classes], torch.tensor([2, 1, 2]))
+    torch.testing.assert_close(head.loss(embeddings, words, classes), expected)
+    assert head._pending[0] is classes
+
+
 def test_step_leaves_other_rows_bit_identical():
     layer = make_layer(num_classes=8)
     head = SampledSoftmaxHead(layer, momentum=0.9, weight_decay=1e-3)

@@ -6,7 +6,17 @@ import pytest
 import torch
 import torchvision
 
-from weaksup.models import ALEXNET_MIN_INPUT, AlexNet, ModelSpec, build_model, load_model, save_model
+from weaksup.models import (
+    ALEXNET_MIN_INPUT,
+    MODEL_BUILDERS,
+    AlexNet,
+    GoogLeNet,
+    ModelSpec,
+    TrunkOutput,
+    build_model,
+    load_model,
+    save_model,
+)
 
 
 def test_alexnet_matches_torchvision_layout():
@@ -55,6 +65,18 @@ def test_trunk_shares_parameters_without_head():
     assert len(trunk_ids) == len(model_ids) - 2
 
 
+def test_alexnet_trunk_output():
+    model = AlexNet(num_classes=5, width=0.1, embedding_dim=16).eval()
+    images = torch.randn(2, 3, 64, 64)
+    with torch.no_grad():
+        output = model.trunk()(images)
+        expected = model.penultimate(images)
+    assert isinstance(output, TrunkOutput)
+    assert output.aux_features == []
+    assert model.aux_heads == []
+    torch.testing.assert_close(output.features, expected)
+
+
 def test_alexnet_rejects_small_input():
     model = AlexNet(num_classes=5, width=0.1, embedding_dim=16)
     with pytest.raises(ValueError, match="at least 63x63"):
@@ -65,6 +87,14 @@ def test_alexnet_rejects_small_input():
 def test_build_model_records_spec():
     model = build_model("alexnet", 9, width=0.1, embedding_dim=8)
     assert model.spec == ModelSpec("alexnet", 9, {"width": 0.1, "embedding_dim": 8})
+    assert model.head.out_features == 9
+
+
+def test_registry_has_both_architectures():
+    assert MODEL_BUILDERS == {"alexnet": AlexNet, "googlenet": GoogLeNet}
+    model = build_model("googlenet", 9, width=0.1)
+    assert model.spec == ModelSpec("googlenet", 9, {"width": 0.1})
+    assert len(model.aux_heads) == 2
     assert model.head.out_features == 9
 
 

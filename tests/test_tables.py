@@ -30,8 +30,11 @@ def test_table1_rows_sorted_by_K_with_baseline_last(tmp_path):
 
 def test_train_argv_maps_config_keys():
     training = {"crop_size": 64, "batch_size": 128, "lr": 0.1, "max_epochs": None, "seed": 3}
-    argv = train_argv(training, {"width": 0.25, "embedding_dim": 512}, "alexnet", "corpus", "t.npz", "d.tsv", "run", "m.pt", 1, "cpu")
+    argv = train_argv(training, {"width": 0.25, "embedding_dim": 512}, "alexnet", "multiclass", "corpus", "t.npz",
+                      "d.tsv", None, "run", "m.pt", 1, "cpu")
     assert argv[argv.index("--crop-size") + 1] == "64"
     assert argv[argv.index("--width") + 1] == "0.25"
     assert argv[argv.index("--embedding-dim") + 1] == "512"
     assert "--max-epochs" not in argv
+    assert "--train-subset" not in argv
+    assert argv[argv.index("--loss") + 1] == "multiclass"

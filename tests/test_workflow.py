@@ -1,4 +1,4 @@
-"""One tiny end-to-end Snakemake run of the demo chain: corpus, text, training, evaluation, Table 1."""
+"""One tiny end-to-end Snakemake run of the demo chain: corpus, text, training, baselines, Table 1, figures."""
 
 import csv
 import subprocess
@@ -14,29 +14,59 @@ ROOT = Path(__file__).resolve().parents[1]
 def tiny_config():
     config = yaml.safe_load((ROOT / "config/demo.yaml").read_text())
     config["corpus"].update(name="tiny", num_shards=2)
-    config["corpus"]["demo"].update(photos=300, max_glyphs=40)
-    config["text"].update(drop_most_frequent=5, dictionary_sizes=[20], validation_fraction=0.1, test_fraction=0.2)
-    config["training"].update(epoch_size=256, max_epochs=2, validation_photos=32, checkpoint_every=1)
-    config["training"]["models"]["alexnet"].update(width=0.1, embedding_dim=32)
+    config["corpus"]["demo"].update(photos=400, max_glyphs=30)
+    config["text"].update(drop_most_frequent=5, dictionary_sizes=[20], validation_fraction=0.15, test_fraction=0.2)
+    training = config["training"]
+    training.update(architectures=["alexnet"], epoch_size=256, max_epochs=2, validation_photos=32, checkpoint_every=1)
+    training["models"]["alexnet"].update(width=0.1, embedding_dim=32)
+    training["extra_runs"] = [{"arch": "alexnet", "K": 20, "loss": "one_vs_all"}]
+    training["size_sweep"] = {"arch": "alexnet", "K": 20, "loss": "multiclass", "train_photos": [100]}
+    config["baseline"].update(probe_grid=[0.1, 1.0])
+    config["baseline"]["clean_labels"]["min_photos_per_class"] = 2
+    config["figures"]["figure3"].update(K=20)
+    config["figures"]["figure4"].update(K=20, max_photos=60, perplexity=5)
     return config
 
 
-@pytest.mark.slow
-def test_demo_chain_writes_table1(tmp_path):
-    config_path = tmp_path / "tiny.yaml"
-    config_path.write_text(yaml.safe_dump(tiny_config()))
+def snakemake(tmp_path, config_path, *targets):
     command = [sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile"), "--directory", str(tmp_path),
-               "--cores", "2", "all", "--configfile", str(config_path)]
-    result = subprocess.run(command, capture_output=True, text=True, timeout=600)
+               "--cores", "2", *targets, "--configfile", str(config_path)]
+    return subprocess.run(command, capture_output=True, text=True, timeout=900)
+
+
+@pytest.mark.slow
+def test_demo_chain_writes_every_target(tmp_path):
+    config = tiny_config()
+    config_path = tmp_path / "tiny.yaml"
+    config_path.write_text(yaml.safe_dump(config))
+    result = snakemake(tmp_path, config_path, "data/text/tiny/dictionary_K20.tsv")
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+
+    # Figure 3's words must be in the dictionary, which exists only now.
+    words = [line.split("\t")[0] for line in (tmp_path / "data/text/tiny/dictionary_K20.tsv").read_text().splitlines()[1:4]]
+    config["figures"]["figure3"]["words"] = words
+    config_path.write_text(yaml.safe_dump(config))
+    result = snakemake(tmp_path, config_path, "all")
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
 
     rows = list(csv.DictReader(open(tmp_path / "results/table1.csv")))
-    assert [(row["model"], row["K"]) for row in rows] == [("alexnet", "20"), ("frequency baseline", "20")]
+    assert [(row["model"], row["loss"], row["size_sweep"]) for row in rows] == [
+        ("alexnet", "multiclass", "False"),
+        ("alexnet", "one_vs_all", "False"),
+        ("supervised alexnet (clean labels) + logistic regression", "", "False"),
+        ("frequency baseline", "", "False"),
+        ("alexnet", "multiclass", "True"),
+    ]
+    assert rows[-1]["train_photos"] == "100"
     assert all(0 <= float(row["precision@10"]) <= 100 for row in rows)
     stats = list(csv.DictReader(open(tmp_path / "results/corpus_stats.csv")))
-    assert stats[0]["photos"] == "300"
-    assert (tmp_path / "data/models/tiny/alexnet-K20-multiclass/run/metrics.jsonl").read_text().count("\n") == 2
-    assert (tmp_path / "logs/tiny/train/alexnet-K20-multiclass.log").stat().st_size > 0
+    assert stats[0]["photos"] == "400"
+    for stem in ("figure1_photos", "figure2_word_prediction", "figure3_top_photos", "figure4_tsne"):
+        assert (tmp_path / f"results/{stem}.png").stat().st_size > 1000
+        assert (tmp_path / f"results/{stem}.pdf").stat().st_size > 1000
+    metrics = tmp_path / "data/models/tiny/alexnet-K20-multiclass-nall/run/metrics.jsonl"
+    assert metrics.read_text().count("\n") == 2
+    assert (tmp_path / "logs/tiny/train/alexnet-K20-multiclass-nall.log").stat().st_size > 0
 
-    rerun = subprocess.run(command + ["-n"], capture_output=True, text=True, timeout=300)
+    rerun = snakemake(tmp_path, config_path, "all", "-n")
     assert "Nothing to be done" in rerun.stdout + rerun.stderr

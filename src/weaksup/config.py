@@ -53,9 +53,7 @@ def _cross_checks(config: dict) -> list[str]:
     source = corpus["source"]
     if source not in corpus:
         problems.append(f"'corpus.source' is {source!r} but the section 'corpus.{source}' with its settings is missing")
-    for arch in training["architectures"]:
-        if arch not in training["models"]:
-            problems.append(f"'training.architectures' lists {arch!r} but 'training.models.{arch}' is missing")
+    problems += _model_reference_checks(config)
     if source == "yfcc100m" and source in corpus:
         from weaksup.corpus.yfcc import check_url_template
 
@@ -66,6 +64,50 @@ def _cross_checks(config: dict) -> list[str]:
     text = config["text"]
     if text["validation_fraction"] + text["test_fraction"] >= 1:
         problems.append("'text.validation_fraction' + 'text.test_fraction' must be below 1, or no photo is left to train")
+    return problems
+
+
+def trained_models(config: dict) -> set[tuple[str, int, str]]:
+    """Return the (arch, K, loss) of every model trained on the full training split."""
+    training = config["training"]
+    models = {(arch, k, "multiclass") for arch in training["architectures"] for k in config["text"]["dictionary_sizes"]}
+    return models | {(run["arch"], run["K"], run["loss"]) for run in training["extra_runs"]}
+
+
+def _model_reference_checks(config: dict) -> list[str]:
+    """Check that every architecture, dictionary size and model that a section names exists."""
+    problems = []
+    training, sizes = config["training"], config["text"]["dictionary_sizes"]
+    used = set(training["architectures"]) | {run["arch"] for run in training["extra_runs"]}
+    for arch in sorted(used - set(training["models"])):
+        problems.append(f"architecture {arch!r} is used but 'training.models.{arch}' with its options is missing")
+
+    references = [(f"training.extra_runs[{i}]", run) for i, run in enumerate(training["extra_runs"])]
+    if training["size_sweep"]:
+        references.append(("training.size_sweep", training["size_sweep"]))
+    for key, ref in references:
+        if ref["K"] not in sizes:
+            problems.append(f"'{key}.K' has the invalid value {ref['K']}: it must be one of text.dictionary_sizes {sizes}")
+
+    models = trained_models(config)
+    for name in ("figure3", "figure4"):
+        ref = config["figures"][name]
+        if (ref["arch"], ref["K"], ref["loss"]) not in models:
+            problems.append(
+                f"'figures.{name}' names the model {ref['arch']} K={ref['K']} {ref['loss']}, which is not trained; "
+                "use an architecture of training.architectures with a K of text.dictionary_sizes and the multiclass "
+                "loss, or a model of training.extra_runs"
+            )
+
+    baseline = config["baseline"]
+    if baseline["source"] == "imagenet":
+        missing = sorted(set(training["architectures"]) - set(baseline.get("imagenet_weights", {})))
+        if missing:
+            problems.append(f"'baseline.imagenet_weights' has no entry for {', '.join(missing)}")
+    elif config["corpus"]["source"] != "demo":
+        problems.append("'baseline.source' is 'clean_labels', which only the demo corpus has; use 'imagenet'")
+    elif "clean_labels" not in baseline:
+        problems.append("'baseline.source' is 'clean_labels' but the section 'baseline.clean_labels' is missing")
     return problems
 
 

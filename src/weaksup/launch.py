@@ -15,11 +15,16 @@ _SHARED_OPTIONS = (
 )
 
 
-def train_argv(training: dict, model_options: dict, arch: str, corpus_dir: str, targets: str, dictionary: str,
-               run_dir: str, output: str, workers: int, device: str) -> list[str]:
+def train_argv(training: dict, model_options: dict, arch: str, loss: str, corpus_dir: str, targets: str,
+               dictionary: str | None, train_subset: str | None, run_dir: str, output: str, workers: int,
+               device: str) -> list[str]:
     """Build the argument list of `weaksup.train` for one model of the workflow."""
-    argv = ["--arch", arch, "--corpus-dir", corpus_dir, "--targets", targets, "--dictionary", dictionary,
+    argv = ["--arch", arch, "--loss", loss, "--corpus-dir", corpus_dir, "--targets", targets,
             "--run-dir", run_dir, "--output", output, "--workers", str(workers), "--device", device]
+    if dictionary:
+        argv += ["--dictionary", dictionary]
+    if train_subset:
+        argv += ["--train-subset", train_subset]
     for key in _SHARED_OPTIONS:
         if training.get(key) is not None:
             argv += [f"--{key.replace('_', '-')}", str(training[key])]

@@ -13,13 +13,28 @@ from weaksup.atomic import atomic_open
 log = logging.getLogger(__name__)
 
 
+def _baseline_rank(model: str) -> int:
+    """Order rows as end-to-end models, then supervised-feature baselines, then the frequency baseline."""
+    if model == "frequency baseline":
+        return 2
+    return 1 if model.startswith("supervised") else 0
+
+
 def write_word_prediction_table(corpus: str, result_paths: Sequence[str | os.PathLike], out_csv: str | os.PathLike) -> list[dict]:
     """Write Table 1 (precision@k per model and dictionary size) from word-prediction result files."""
     rows = []
     for path in result_paths:
         with open(path, encoding="utf-8") as handle:
             result = json.load(handle)
-        row = {"corpus": corpus, "model": result["model"], "loss": result.get("loss", ""), "K": result["K"]}
+        row = {
+            "corpus": corpus,
+            "model": result["model"],
+            "loss": result.get("loss", ""),
+            "K": result["K"],
+            # Empty for baselines; for the size sweep, the size of the nested training subset.
+            "train_photos": result.get("train_photos", ""),
+            "size_sweep": result.get("size_sweep", False),
+        }
         ks = sorted(int(key.split("@")[1]) for key in result if key.startswith("precision@"))
         for k in ks:
             value = result[f"precision@{k}"]
@@ -29,7 +44,8 @@ def write_word_prediction_table(corpus: str, result_paths: Sequence[str | os.Pat
         rows.append(row)
         log.info("read %s: %s", path, row)
 
-    rows.sort(key=lambda r: (r["K"], r["model"] == "frequency baseline", r["model"], r["loss"]))
+    rows.sort(key=lambda r: (r["K"], r["size_sweep"], _baseline_rank(r["model"]), r["model"], r["loss"],
+                             -1 if r["train_photos"] == "" else r["train_photos"]))
     columns = list(dict.fromkeys(key for row in rows for key in row))
     with atomic_open(out_csv, "w", encoding="utf-8", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=columns)

@@ -11,13 +11,20 @@ Several GPUs of one node, with DistributedDataParallel and the same arguments (-
         --targets data/targets/k1000.npz --run-dir runs/alexnet-k1000 --output models/alexnet-k1000.pt
 
 The defaults follow the paper: class-uniform sampling, and the multiclass logistic loss with only the rows of the
-words in the batch computed and updated. SGD runs with batch 128 from learning rate 0.1. After every epoch of
+words in the batch computed and updated. `--loss one_vs_all` selects the class-balanced one-vs-all logistic loss
+instead (see `weaksup.losses`). SGD runs with batch 128 from learning rate 0.1. After every epoch of
 `--epoch-size` images the validation error is computed, and the rate halves when it rose (see `weaksup.schedule`).
+
+`--arch googlenet` also trains GoogLeNet's two auxiliary classifiers. Each adds its loss, the same loss as the main
+head's on its own K-way layer, with weight `--aux-weight` (0.3, as in Szegedy et al. 2015). Their K-way layers are
+updated sparsely like the main head. The final model file leaves them out, because only training uses them.
 
 Validation error is the multiclass logistic loss with the full softmax over the dictionary, averaged over each
 validation photo's target words, then over photos. Photos without targets are skipped and counted. The paper does
 not define its "prediction error", so this definition is our choice. It uses every target of a photo rather than
-one sampled word, so it does not depend on a sampling seed.
+one sampled word, so it does not depend on a sampling seed. One-vs-all runs use the same error. It depends only on
+the logits, whereas their training loss also depends on the class weights, and it makes the validation errors of
+the two losses comparable.
 
 A run resumes automatically from `<run-dir>/checkpoint.pt`. The batch of step s and the dropout masks of step s
 are functions of (seed, s, rank), so on CPU with --deterministic a resumed run gives bit-identical weights to an
@@ -28,6 +35,7 @@ final model.
 from __future__ import annotations
 
 import argparse
+import inspect
 import json
 import logging
 import math
@@ -52,27 +60,43 @@ from weaksup.checkpoint import load_checkpoint, save_checkpoint
 from weaksup.corpus.shards import ImageStore
 from weaksup.data import make_photo_loader, make_train_loader, open_image_store
 from weaksup.logs import setup_logging
-from weaksup.losses import SampledSoftmaxHead, multilabel_softmax_error, target_mask
-from weaksup.models import MODEL_BUILDERS, build_model, save_model
+from weaksup.losses import (
+    LOSSES,
+    ClassWeights,
+    SparseHead,
+    batch_classes,
+    make_sparse_head,
+    multilabel_softmax_error,
+    one_vs_all_weights,
+    target_mask,
+)
+from weaksup.models import MODEL_BUILDERS, build_model, save_model, without_aux_classifiers
 from weaksup.sampling import ClassUniformSampler
 from weaksup.schedule import HalvingSchedule
-from weaksup.targets import VALIDATION, Targets, load_targets
+from weaksup.targets import TRAIN, VALIDATION, Targets, load_targets
 from weaksup.text.dictionary import load_dictionary
 
 log = logging.getLogger(__name__)
 
 METRICS_NAME = "metrics.jsonl"
-# Arguments that fix the model's shape: a checkpoint made with other values cannot be loaded.
-MODEL_ARGS = ("arch", "num_classes", "width", "embedding_dim", "dropout")
+# Builder options of the model that the command line sets.
+MODEL_OPTIONS = ("width", "embedding_dim", "dropout")
+# Options whose command-line default is None, which stands for the default of the architecture's builder.
+ARCH_DEFAULT_OPTIONS = ("embedding_dim", "dropout")
+# Arguments that a resumed run must keep: they fix the model's shape or the loss being minimised.
+MODEL_ARGS = ("arch", "num_classes", *MODEL_OPTIONS, "loss")
 # Arguments whose change keeps a checkpoint loadable but makes the resumed run differ from an uninterrupted one.
 RECIPE_ARGS = ("batch_size", "epoch_size", "seed", "crop_size", "lr", "momentum", "weight_decay", "train_subset",
-               "min_epochs_per_rate", "min_lr", "world_size")
+               "min_epochs_per_rate", "min_lr", "world_size", "aux_weight")
+# Values that checkpoints written before an option existed were trained with.
+VALUES_BEFORE_OPTION = {"loss": "multiclass", "aux_weight": 0.3}
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m weaksup.train",
-        description="Train a word-prediction network with class-uniform sampling and the sampled softmax loss.",
+        description="Train a word-prediction network with class-uniform sampling and a loss restricted to the "
+                    "words of each batch.",
     )
     paths = parser.add_argument_group("paths")
     paths.add_argument("--corpus-dir", required=True, help="corpus directory with shard-*.tar files")
@@ -90,11 +114,19 @@ def build_parser() -> argparse.ArgumentParser:
     model.add_argument("--num-classes", type=int, default=None,
                        help="dictionary size K; default and required value: the targets' K")
     model.add_argument("--width", type=float, default=1.0, help="factor on the convolution channels")
-    model.add_argument("--embedding-dim", type=int, default=4096, help="size E of the penultimate features")
-    model.add_argument("--dropout", type=float, default=0.5, help="dropout probability of the hidden layers")
+    model.add_argument("--embedding-dim", type=int, default=None,
+                       help="size E of the penultimate features (AlexNet; default 4096). GoogLeNet's is 1024 x width "
+                            "and cannot be set")
+    model.add_argument("--dropout", type=float, default=None,
+                       help="dropout probability: AlexNet before each hidden layer (default 0.5), GoogLeNet before "
+                            "the head (default 0.2)")
     model.add_argument("--crop-size", type=int, default=224, help="side in pixels of the central crop")
 
     recipe = parser.add_argument_group("optimisation")
+    recipe.add_argument("--loss", default="multiclass", choices=LOSSES,
+                        help="multiclass (softmax) or class-balanced one-vs-all logistic loss")
+    recipe.add_argument("--aux-weight", type=float, default=0.3,
+                        help="weight of each auxiliary classifier's loss (GoogLeNet only)")
     recipe.add_argument("--batch-size", type=int, default=128, help="global batch size, split over the ranks")
     recipe.add_argument("--lr", type=float, default=0.1, help="initial learning rate")
     # The paper gives no momentum or weight decay, so these defaults are the usual AlexNet values.
@@ -139,8 +171,8 @@ class Environment:
 
 
 def new_epoch_progress() -> dict[str, float]:
-    """Return the running sums of an epoch: training loss over steps, steps done, seconds spent."""
-    return {"loss_sum": 0.0, "steps": 0, "seconds": 0.0}
+    """Return the running sums of an epoch: training loss and main-head loss over steps, steps done, seconds spent."""
+    return {"loss_sum": 0.0, "main_loss_sum": 0.0, "steps": 0, "seconds": 0.0}
 
 
 @dataclass
@@ -149,7 +181,8 @@ class TrainingState:
 
     model: nn.Module
     trunk: nn.Module
-    head: SampledSoftmaxHead
+    head: SparseHead
+    aux_heads: list[SparseHead]
     optimizer: torch.optim.Optimizer
     schedule: HalvingSchedule
     step: int = 0
@@ -224,37 +257,70 @@ def resolved_args(args: argparse.Namespace, targets: Targets, env: Environment) 
             f"--num-classes {args.num_classes} differs from the {targets.num_classes} words of {args.targets}; "
             "omit --num-classes to use the targets' dictionary size"
         )
-    for name in ("batch_size", "epoch_size", "crop_size", "embedding_dim", "checkpoint_every", "log_every"):
+    for name in ("batch_size", "epoch_size", "crop_size", "checkpoint_every", "log_every"):
         if getattr(args, name) < 1:
             raise ValueError(f"--{name.replace('_', '-')} must be a positive integer, got {getattr(args, name)}")
+    if args.embedding_dim is not None and args.embedding_dim < 1:
+        raise ValueError(f"--embedding-dim must be a positive integer, got {args.embedding_dim}")
     for name in ("workers", "validation_photos"):
         if getattr(args, name) < 0:
             raise ValueError(f"--{name.replace('_', '-')} must be zero or more, got {getattr(args, name)}")
+    if not args.aux_weight >= 0:
+        raise ValueError(f"--aux-weight must be zero or more, got {args.aux_weight}")
     if args.batch_size % env.world_size:
         raise ValueError(f"--batch-size {args.batch_size} is not divisible by the {env.world_size} ranks")
-    return {**vars(args), "num_classes": targets.num_classes, "world_size": env.world_size}
+
+    config = {**vars(args), "num_classes": targets.num_classes, "world_size": env.world_size}
+    # Filled in here rather than left to the builder, so that the checkpoint records the values that were used.
+    parameters = inspect.signature(MODEL_BUILDERS[args.arch]).parameters
+    for name in ARCH_DEFAULT_OPTIONS:
+        if config[name] is None:
+            config[name] = parameters[name].default
+    return config
 
 
-def build_training(config: dict[str, Any], env: Environment) -> TrainingState:
+def build_training(
+    config: dict[str, Any], env: Environment, class_weights: ClassWeights | None = None
+) -> TrainingState:
+    """Build the model, its sparse heads, the trunk optimizer and the schedule. one_vs_all needs `class_weights`."""
     # One seed before construction gives every rank, and every resumed run, the same initial weights.
     torch.manual_seed(config["seed"])
-    model = build_model(
-        config["arch"], config["num_classes"],
-        width=config["width"], embedding_dim=config["embedding_dim"], dropout=config["dropout"],
-    ).to(env.device)
+    options = {name: config[name] for name in MODEL_OPTIONS}
+    model = build_model(config["arch"], config["num_classes"], **options).to(env.device)
     trunk = model.trunk()
     optimizer = torch.optim.SGD(
         trunk.parameters(), lr=config["lr"], momentum=config["momentum"], weight_decay=config["weight_decay"]
     )
-    head = SampledSoftmaxHead(model.head, momentum=config["momentum"], weight_decay=config["weight_decay"])
+    heads = [
+        make_sparse_head(config["loss"], layer, config["momentum"], config["weight_decay"], class_weights)
+        for layer in [model.head, *model.aux_heads]
+    ]
     schedule = HalvingSchedule(config["lr"], config["min_epochs_per_rate"], config["min_lr"], config["max_epochs"])
-    return TrainingState(model, trunk, head, optimizer, schedule)
+    return TrainingState(model, trunk, heads[0], heads[1:], optimizer, schedule)
+
+
+def one_vs_all_class_weights(
+    targets: Targets, sampler: ClassUniformSampler, train_subset: np.ndarray | None
+) -> ClassWeights:
+    """Return the one-vs-all weights from the training photos that sampling draws from (--train-subset if given)."""
+    counts = np.zeros(targets.num_classes, dtype=np.int64)
+    counts[sampler.words] = sampler.word_counts
+    if train_subset is None:
+        num_photos = int(np.count_nonzero(targets.split == TRAIN))
+    else:
+        num_photos = len(np.unique(train_subset))
+    weights = one_vs_all_weights(counts, num_photos)
+    log.info("one-vs-all weights from %d training photos: positive weights %.3g to %.3g, negative weights up to %.3g",
+             num_photos, float(weights.positive[counts > 0].min()), float(weights.positive.max()),
+             float(weights.negative.max()))
+    return weights
 
 
 def checkpoint_state(state: TrainingState, config: dict[str, Any]) -> dict[str, Any]:
     return {
         "model": state.model.state_dict(),
         "head": state.head.state_dict(),
+        "aux_heads": [head.state_dict() for head in state.aux_heads],
         "optimizer": state.optimizer.state_dict(),
         "schedule": state.schedule.state_dict(),
         "step": state.step,
@@ -266,27 +332,37 @@ def checkpoint_state(state: TrainingState, config: dict[str, Any]) -> dict[str, 
 
 
 def check_resume_args(saved: dict[str, Any], config: dict[str, Any]) -> None:
-    """Raise when the checkpoint's model differs from the requested one, and warn when the recipe differs."""
+    """Raise when the checkpoint's model or loss differs from the requested one, and warn when the recipe differs."""
     for key in MODEL_ARGS:
-        if saved.get(key) != config[key]:
+        value = saved.get(key, VALUES_BEFORE_OPTION.get(key))
+        if value != config[key]:
             raise ValueError(
-                f"checkpoint was made with {key}={saved.get(key)!r} but this run has {key}={config[key]!r}; "
+                f"checkpoint was made with {key}={value!r} but this run has {key}={config[key]!r}; "
                 "use the original value or another --run-dir"
             )
     for key in RECIPE_ARGS:
-        if saved.get(key) != config[key]:
+        value = saved.get(key, VALUES_BEFORE_OPTION.get(key))
+        if value != config[key]:
             log.warning("checkpoint was made with %s=%r, this run has %r: the resumed run will differ from an "
-                        "uninterrupted one", key, saved.get(key), config[key])
+                        "uninterrupted one", key, value, config[key])
 
 
 def restore_training(state: TrainingState, checkpoint: dict[str, Any], config: dict[str, Any]) -> None:
     check_resume_args(checkpoint["args"], config)
     state.model.load_state_dict(checkpoint["model"])
     state.head.load_state_dict(checkpoint["head"])
+    aux_states = checkpoint.get("aux_heads", [])
+    if len(aux_states) != len(state.aux_heads):
+        raise ValueError(f"checkpoint has {len(aux_states)} auxiliary heads but the model has {len(state.aux_heads)}; "
+                         "use another --run-dir")
+    for head, head_state in zip(state.aux_heads, aux_states):
+        head.load_state_dict(head_state)
     state.optimizer.load_state_dict(checkpoint["optimizer"])
     state.schedule.load_state_dict(checkpoint["schedule"])
     state.step = int(checkpoint["step"])
     state.epoch_progress = dict(checkpoint["epoch_progress"])
+    # Checkpoints written before the main-head loss was tracked come from models without auxiliary heads.
+    state.epoch_progress.setdefault("main_loss_sum", state.epoch_progress["loss_sum"])
     state.history = list(checkpoint["history"])
 
 
@@ -296,9 +372,10 @@ def wrap_for_distributed(state: TrainingState, env: Environment) -> None:
         return
     device_ids = [env.device.index] if env.device.type == "cuda" else None
     state.trunk = DistributedDataParallel(state.trunk, device_ids=device_ids)
-    # DDP broadcasts only the trunk. The head is outside it, so rank 0's copy is sent explicitly.
-    for tensor in (state.head.weight, state.head.bias):
-        dist.broadcast(tensor.data, src=0)
+    # DDP broadcasts only the trunk. The heads are outside it, so rank 0's copies are sent explicitly.
+    for head in [state.head, *state.aux_heads]:
+        for tensor in (head.weight, head.bias):
+            dist.broadcast(tensor.data, src=0)
 
 
 def choose_validation_photos(targets: Targets, count: int, seed: int) -> np.ndarray:
@@ -330,29 +407,41 @@ def mean_over_ranks(value: torch.Tensor) -> torch.Tensor:
 
 
 def train_step(
-    state: TrainingState, images: torch.Tensor, words: torch.Tensor, lr: float, seed: int, rank: int
-) -> float:
-    """Run one SGD step on one batch and return the batch loss averaged over ranks.
+    state: TrainingState, images: torch.Tensor, words: torch.Tensor, lr: float, seed: int, rank: int,
+    aux_weight: float,
+) -> list[float]:
+    """Run one SGD step on one batch and return its losses averaged over ranks: total, main head, each aux head.
 
-    Raises FloatingPointError before any update when that loss is NaN or infinite.
+    The total is the main head's loss plus `aux_weight` times each auxiliary head's loss. Raises
+    FloatingPointError before any update when the total is NaN or infinite.
     """
     torch.manual_seed(step_seed(seed, state.step, rank))
-    embeddings = state.trunk(images)
-    loss = state.head.loss(embeddings, words)
+    output = state.trunk(images)
+    if len(output.aux_features) != len(state.aux_heads):
+        raise RuntimeError(f"the trunk returned {len(output.aux_features)} auxiliary features for "
+                           f"{len(state.aux_heads)} auxiliary heads; train the model in training mode")
+    # One class set for all heads, so the ranks exchange their words once per step.
+    classes = batch_classes(words)
+    terms = [state.head.loss(output.features, words, classes)]
+    terms += [head.loss(features, words, classes) for head, features in zip(state.aux_heads, output.aux_features)]
+    loss = terms[0]
+    for term in terms[1:]:
+        loss = loss + aux_weight * term
 
     # Averaged over ranks so that every rank gets the same value and all of them stop together on NaN.
-    loss_value = float(mean_over_ranks(loss.detach()))
-    if not math.isfinite(loss_value):
+    values = mean_over_ranks(torch.stack([loss, *terms]).detach()).tolist()
+    if not math.isfinite(values[0]):
         raise FloatingPointError(
-            f"training loss is {loss_value} at step {state.step} (lr {lr:g}); the weights of this step were not "
+            f"training loss is {values[0]} at step {state.step} (lr {lr:g}); the weights of this step were not "
             "updated and the last checkpoint is kept. Lower --lr or check the input images"
         )
 
     state.optimizer.zero_grad(set_to_none=True)
     loss.backward()
-    state.head.step(lr)
+    for head in [state.head, *state.aux_heads]:
+        head.step(lr)
     state.optimizer.step()
-    return loss_value
+    return values
 
 
 @dataclass
@@ -392,19 +481,24 @@ def train_one_epoch(state: TrainingState, run: RunContext) -> bool:
         data_time = time.perf_counter() - end
         images = images.to(env.device, non_blocking=True)
         words = words.to(env.device, non_blocking=True)
-        loss = train_step(state, images, words, lr, config["seed"], env.rank)
+        loss, main_loss, *aux_losses = train_step(
+            state, images, words, lr, config["seed"], env.rank, config["aux_weight"]
+        )
         state.step += 1
         batch_time = time.perf_counter() - end
 
         progress = state.epoch_progress
         progress["loss_sum"] += loss
+        progress["main_loss_sum"] += main_loss
         progress["steps"] += 1
         progress["seconds"] += batch_time
         if env.is_main and state.step % config["log_every"] == 0:
             log.info(
-                "epoch %d step %d/%d | loss %.4f | lr %g | data %.3f s | batch %.3f s | %.1f samples/s",
-                state.schedule.epoch + 1, state.step, epoch_end, loss, lr, data_time, batch_time,
-                config["batch_size"] / batch_time,
+                "epoch %d step %d/%d | loss %.4f (main %.4f%s) | lr %g | data %.3f s | batch %.3f s | "
+                "%.1f samples/s",
+                state.schedule.epoch + 1, state.step, epoch_end, loss, main_loss,
+                "".join(f", aux{index + 1} {value:.4f}" for index, value in enumerate(aux_losses)),
+                lr, data_time, batch_time, config["batch_size"] / batch_time,
             )
         if env.is_main and state.step % config["checkpoint_every"] == 0 and state.step != epoch_end:
             save_checkpoint(run.run_dir, checkpoint_state(state, config))
@@ -423,6 +517,10 @@ def validate(model: nn.Module, run: RunContext) -> float | None:
     if len(run.validation_photos) == 0:
         return None
     env = run.env
+    if env.distributed:
+        # Each rank updates its own batch-norm statistics. All ranks evaluate rank 0's, the model that is saved.
+        for buffer in model.buffers():
+            dist.broadcast(buffer, src=0)
     photos = run.validation_photos[env.rank :: env.world_size]
     loader = make_photo_loader(
         run.store, photos, run.config["crop_size"], run.config["batch_size"] // env.world_size,
@@ -458,6 +556,7 @@ def finish_epoch(state: TrainingState, run: RunContext) -> None:
         "lr": lr,
         "next_lr": next_lr,
         "train_loss": progress["loss_sum"] / max(progress["steps"], 1),
+        "train_main_loss": progress["main_loss_sum"] / max(progress["steps"], 1),
         "validation_error": error,
         "images_per_second": progress["steps"] * run.config["batch_size"] / max(progress["seconds"], 1e-9),
         "seconds": progress["seconds"] + validation_seconds,
@@ -505,21 +604,24 @@ def prepare_run(args: argparse.Namespace, env: Environment) -> tuple[TrainingSta
     config = resolved_args(args, targets, env)
     run_dir = Path(args.run_dir)
     store = open_image_store(args.corpus_dir, expected_photos=targets.num_photos)
+    train_subset = load_train_subset(args.train_subset)
     sampler = ClassUniformSampler(
-        targets, args.batch_size // env.world_size, args.seed, env.rank, env.world_size,
-        train_subset=load_train_subset(args.train_subset),
+        targets, args.batch_size // env.world_size, args.seed, env.rank, env.world_size, train_subset=train_subset
     )
     validation_photos = choose_validation_photos(targets, args.validation_photos, args.seed)
     words = read_dictionary_words(args.dictionary, targets.num_classes)
     run = RunContext(config, env, run_dir, store, targets, sampler, validation_photos, words)
 
-    state = build_training(config, env)
+    class_weights = None
+    if config["loss"] == "one_vs_all":
+        class_weights = one_vs_all_class_weights(targets, sampler, train_subset)
+    state = build_training(config, env, class_weights)
     checkpoint = load_checkpoint(run_dir, map_location=env.device)
     if checkpoint is not None:
         restore_training(state, checkpoint, config)
     wrap_for_distributed(state, env)
-    log.info("%d words can be drawn; %d steps of %d images per epoch",
-             sampler.num_words, run.steps_per_epoch, args.batch_size)
+    log.info("%s with the %s loss and %d auxiliary heads; %d words can be drawn; %d steps of %d images per epoch",
+             args.arch, args.loss, len(state.aux_heads), sampler.num_words, run.steps_per_epoch, args.batch_size)
     return state, run
 
 
@@ -538,7 +640,8 @@ def model_meta(state: TrainingState, run: RunContext) -> dict[str, Any]:
     """Return the metadata of the final model file: what evaluation needs besides the weights."""
     config = run.config
     return {"crop_size": config["crop_size"], "targets": str(config["targets"]), "dictionary": config["dictionary"],
-            "words": run.dictionary_words, "epochs": state.schedule.epoch, "steps": state.step}
+            "words": run.dictionary_words, "loss": config["loss"], "epochs": state.schedule.epoch,
+            "steps": state.step}
 
 
 def log_start(args: argparse.Namespace, env: Environment) -> None:
@@ -565,7 +668,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             state, run = prepare_run(args, env)
             finished = train(state, run)
         if finished and env.is_main:
-            save_model(args.output, state.model, model_meta(state, run))
+            save_model(args.output, without_aux_classifiers(state.model), model_meta(state, run))
     except Exception:
         # Logged as well as raised, so that the log file of a failed job shows the reason.
         log.exception("training failed on rank %d", env.rank)

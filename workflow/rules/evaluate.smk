@@ -1,21 +1,23 @@
-# Word prediction: precision@k on the test split for every trained model and for the frequency baseline.
+# Word prediction: precision@k on the test split for every trained model, the frequency baseline and the
+# supervised baseline (logistic regressors on a clean-label network's features), collected into Table 1.
 
 
 rule evaluate_word_prediction:
     input:
-        model=f"{MODEL_DIR}/{{arch}}-K{{K}}-{{loss}}/model.pt",
+        model=f"{MODEL_DIR}/{{arch}}-K{{K}}-{{loss}}-n{{size}}/model.pt",
         shards=corpus_files(".tar"),
         indexes=corpus_files(".index.npy"),
         targets=f"{TEXT_DIR}/targets_K{{K}}.npz",
+        subset=train_subset_input,
     output:
-        f"{EVAL_DIR}/{{arch}}-K{{K}}-{{loss}}/word_prediction.json",
+        f"{EVAL_DIR}/{{arch}}-K{{K}}-{{loss}}-n{{size}}/word_prediction.json",
     params:
         corpus_dir=CORPUS_DIR,
         ks=config["evaluation"]["precision_at"],
     log:
-        f"{LOG_DIR}/evaluate/{{arch}}-K{{K}}-{{loss}}.log",
+        f"{LOG_DIR}/evaluate/{{arch}}-K{{K}}-{{loss}}-n{{size}}.log",
     benchmark:
-        f"{LOG_DIR}/benchmarks/evaluate/{{arch}}-K{{K}}-{{loss}}.tsv"
+        f"{LOG_DIR}/benchmarks/evaluate/{{arch}}-K{{K}}-{{loss}}-n{{size}}.tsv"
     threads: 2
     resources:
         gpu=0,
@@ -41,6 +43,9 @@ rule table1:
     input:
         models=expand(f"{EVAL_DIR}/{{model}}/word_prediction.json", model=model_names()),
         baselines=expand(f"{EVAL_DIR}/frequency-K{{K}}/word_prediction.json", K=DICTIONARY_SIZES),
+        supervised=expand(
+            f"{EVAL_DIR}/supervised-{{arch}}-K{{K}}/word_prediction.json", arch=ARCHITECTURES, K=DICTIONARY_SIZES
+        ),
     output:
         report(
             "results/table1.csv",

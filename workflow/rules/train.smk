@@ -1,7 +1,26 @@
-# Training: one model per architecture, dictionary size and loss. The run folder holds the checkpoint and the
-# per-epoch metrics; it is not a declared output, so a failed or killed job never deletes it and a rerun resumes.
+# Training: one model per architecture, dictionary size, loss and training-set size ("all" or a nested subset).
+# The run folder holds the checkpoint and the per-epoch metrics; it is not a declared output, so a failed or
+# killed job never deletes it and a rerun resumes.
 
-TRAINING = config["training"]
+
+def train_subset_input(wildcards):
+    if wildcards.size == "all":
+        return []
+    return f"{TEXT_DIR}/train_subset_n{wildcards.size}.npy"
+
+
+rule train_subset:
+    input:
+        f"{TEXT_DIR}/targets_K{DICTIONARY_SIZES[0]}.npz",
+    output:
+        f"{TEXT_DIR}/train_subset_n{{size}}.npy",
+    params:
+        seed=TRAINING["seed"],
+    log:
+        f"{LOG_DIR}/text/train_subset_n{{size}}.log",
+    threads: 1
+    script:
+        "../scripts/train_subset.py"
 
 
 rule train:
@@ -10,18 +29,19 @@ rule train:
         indexes=corpus_files(".index.npy"),
         targets=f"{TEXT_DIR}/targets_K{{K}}.npz",
         dictionary=f"{TEXT_DIR}/dictionary_K{{K}}.tsv",
+        subset=train_subset_input,
     output:
-        model=f"{MODEL_DIR}/{{arch}}-K{{K}}-{{loss}}/model.pt",
+        model=f"{MODEL_DIR}/{{arch}}-K{{K}}-{{loss}}-n{{size}}/model.pt",
     params:
         python=PYTHON,
         corpus_dir=CORPUS_DIR,
-        run_dir=f"{MODEL_DIR}/{{arch}}-K{{K}}-{{loss}}/run",
+        run_dir=f"{MODEL_DIR}/{{arch}}-K{{K}}-{{loss}}-n{{size}}/run",
         training=TRAINING,
         model_options=lambda wildcards: TRAINING["models"][wildcards.arch],
     log:
-        f"{LOG_DIR}/train/{{arch}}-K{{K}}-{{loss}}.log",
+        f"{LOG_DIR}/train/{{arch}}-K{{K}}-{{loss}}-n{{size}}.log",
     benchmark:
-        f"{LOG_DIR}/benchmarks/train/{{arch}}-K{{K}}-{{loss}}.tsv"
+        f"{LOG_DIR}/benchmarks/train/{{arch}}-K{{K}}-{{loss}}-n{{size}}.tsv"
     threads: 2
     resources:
         # GPUs for this job; 0 trains on the CPU. Profiles set it (and Snakemake's --resources gpu=N caps the sum).
