@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 CORES ?= 2
 
-.PHONY: demo test dry-run bench clean-demo
+.PHONY: demo demo-full test dry-run bench clean-demo
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -15,6 +15,10 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/activate
 
 demo: $(VENV)/.installed
 	$(BIN)/snakemake --cores $(CORES) --rerun-incomplete all --configfile config/demo.yaml
+
+# The demo with GoogLeNet too (about twice as long as `make demo`).
+demo-full: $(VENV)/.installed
+	$(BIN)/snakemake --cores $(CORES) --rerun-incomplete all --configfile config/demo.yaml config/demo_googlenet.yaml
 
 test: $(VENV)/.installed
 	$(BIN)/python -m pytest
@@ -27,4 +31,4 @@ bench: $(VENV)/.installed
 	$(BIN)/python benchmarks/tokenizer.py --out benchmarks/results/tokenizer.json
 
 clean-demo:
-	rm -rf data/corpus/demo data/text/demo data/models/demo data/eval/demo logs/demo results
+	rm -rf data/corpus/demo data/text/demo data/models/demo data/eval/demo data/features/demo logs/demo results

@@ -28,7 +28,9 @@ from weaksup.train import resolve_device
 log = logging.getLogger(__name__)
 
 
-def load_eval_model(model_path: str | os.PathLike, device: str = "auto") -> tuple[nn.Module, dict[str, Any], torch.device]:
+def load_eval_model(
+    model_path: str | os.PathLike, device: str = "auto"
+) -> tuple[nn.Module, dict[str, Any], torch.device]:
     """Load a model file for inference and return (model in eval mode on the device, meta, device)."""
     torch_device = resolve_device(device, 0)
     model, meta = load_model(model_path, map_location=torch_device)
@@ -72,7 +74,8 @@ def extract_penultimate(
     """
     model, meta, torch_device = load_eval_model(model_path, device)
     features: np.ndarray | None = None
-    batches = iter_photo_batches(open_image_store(corpus_dir), photos, meta["crop_size"], batch_size, workers, torch_device,
+    store = open_image_store(corpus_dir)
+    batches = iter_photo_batches(store, photos, meta["crop_size"], batch_size, workers, torch_device,
                                  desc="penultimate features")
     for positions, images in batches:
         batch_features = model.penultimate(images).float().cpu().numpy()

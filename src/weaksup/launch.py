@@ -33,11 +33,17 @@ def train_argv(training: dict, model_options: dict, arch: str, loss: str, corpus
     return argv
 
 
-def run_training(argv: list[str], gpus: int, log_file: str, python: str = sys.executable) -> None:
-    """Run training in this process on the CPU, or as `gpus` DistributedDataParallel processes under torchrun."""
+def run_training(argv: list[str], gpus: int, log_file: str, python: str = sys.executable, threads: int = 1) -> None:
+    """Run training in this process on the CPU with `threads` torch threads, or as `gpus`
+    DistributedDataParallel processes under torchrun."""
     if gpus <= 0:
+        import torch
+
         from weaksup.train import main
 
+        # Snakemake gives the job `threads` cores; torch would otherwise start one thread per core of the machine,
+        # and parallel jobs would then oversubscribe the CPU.
+        torch.set_num_threads(max(threads, 1))
         main(argv + ["--log-file", log_file])
         return
     command = [python, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={gpus}",

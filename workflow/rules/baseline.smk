@@ -40,7 +40,7 @@ if BASELINE["source"] == "clean_labels":
             f"{LOG_DIR}/train/supervised-{{arch}}.log",
         benchmark:
             f"{LOG_DIR}/benchmarks/train/supervised-{{arch}}.tsv"
-        threads: 2
+        threads: 1
         resources:
             gpu=0,
         script:

@@ -42,7 +42,9 @@ rule train:
         f"{LOG_DIR}/train/{{arch}}-K{{K}}-{{loss}}-n{{size}}.log",
     benchmark:
         f"{LOG_DIR}/benchmarks/train/{{arch}}-K{{K}}-{{loss}}-n{{size}}.tsv"
-    threads: 2
+    # One thread: on a CPU two single-threaded training jobs run about twice as fast as one with two threads
+    # (measured on the demo); profiles give GPU jobs more.
+    threads: 1
     resources:
         # GPUs for this job; 0 trains on the CPU. Profiles set it (and Snakemake's --resources gpu=N caps the sum).
         gpu=0,

@@ -1,4 +1,5 @@
 import numpy as np
+import torch
 
 from weaksup.atomic import write_json
 from weaksup.evaluate import evaluate_word_prediction
@@ -6,6 +7,7 @@ from weaksup.logs import redirect_to_log
 from weaksup.targets import TRAIN, load_targets
 
 redirect_to_log(snakemake.log[0])
+torch.set_num_threads(snakemake.threads)
 result = evaluate_word_prediction(
     snakemake.input.model,
     snakemake.params.corpus_dir,

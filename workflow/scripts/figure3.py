@@ -1,7 +1,10 @@
+import torch
+
 from weaksup.figures import figure3_top_photos
 from weaksup.logs import redirect_to_log
 
 redirect_to_log(snakemake.log[0])
+torch.set_num_threads(snakemake.threads)
 stem = snakemake.output[0].removesuffix(".png")
 figure3_top_photos(
     snakemake.input.model,

@@ -1,10 +1,12 @@
 import numpy as np
+import torch
 
 from weaksup.features import extract_penultimate, save_features
 from weaksup.logs import redirect_to_log
 from weaksup.targets import TEST, load_targets
 
 redirect_to_log(snakemake.log[0])
+torch.set_num_threads(snakemake.threads)
 test = load_targets(snakemake.input.targets).photos_in_split(TEST)
 max_photos = snakemake.params.max_photos
 if len(test) > max_photos:

@@ -15,4 +15,4 @@ argv = train_argv(
     workers=max(snakemake.threads - 1, 0),
     device="cuda" if gpus else "cpu",
 )
-run_training(argv, gpus, snakemake.log[0], python=snakemake.params.python)
+run_training(argv, gpus, snakemake.log[0], python=snakemake.params.python, threads=snakemake.threads)

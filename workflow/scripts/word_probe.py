@@ -1,9 +1,12 @@
+import torch
+
 from weaksup.atomic import write_json
 from weaksup.baseline import run_word_probe
 from weaksup.logs import redirect_to_log
 from weaksup.probes import ProbeOptions
 
 redirect_to_log(snakemake.log[0])
+torch.set_num_threads(snakemake.threads)
 result = run_word_probe(
     snakemake.input.features,
     snakemake.input.targets,

@@ -51,7 +51,7 @@ def read_photo_texts(store: ImageStore, photos: Sequence[int] | np.ndarray) -> l
 
 
 def caption_lines(text: PhotoText) -> list[str]:
-    """Return the wrapped, truncated lines of a photo's title, description and tags, with "(empty)" for an empty field."""
+    """Return the wrapped, truncated lines of a photo's title, description and tags ("(empty)" for an empty one)."""
     fields = {"title": text.title, "description": text.description, "tags": ", ".join(text.tags)}
     lines: list[str] = []
     for label, value in fields.items():

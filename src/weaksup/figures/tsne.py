@@ -2,8 +2,9 @@
 
 Features are reduced to 50 dimensions with PCA, then embedded in 2-D with scikit-learn's Barnes-Hut t-SNE.
 Each photo is then moved to the nearest free cell of a grid with more cells than photos (twice as many by
-default), so that thumbnails never overlap. The thumbnails are pasted into one image, which keeps the PNG and PDF small and fast to
-draw for 20,000 photos, the size of the map in Joulin et al. (ECCV 2016).
+default), so that thumbnails never overlap. The thumbnails are pasted into one image rather than drawn as one
+matplotlib artist each, so that a map of 20,000 photos (the size of the map in Joulin et al., ECCV 2016) is
+quick to draw and save.
 """
 
 from __future__ import annotations
