@@ -85,3 +85,10 @@ def test_bad_url_template_is_named():
     config["corpus"]["yfcc100m"]["image_url_template"] = "https://example.invalid/{hash[0:3]}/{hash}.jpg"
     with pytest.raises(ConfigError, match="corpus.yfcc100m.image_url_template"):
         validate_config(config, SCHEMA)
+
+
+def test_precision_at_beyond_smallest_k_is_rejected():
+    config = load("demo.yaml")
+    config["text"]["dictionary_sizes"] = [5, 8]
+    with pytest.raises(ConfigError, match="precision@10 needs at least 10 dictionary words"):
+        validate_config(config, SCHEMA)

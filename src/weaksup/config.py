@@ -62,6 +62,12 @@ def _cross_checks(config: dict) -> list[str]:
         except ValueError as error:
             problems.append(f"'corpus.yfcc100m.image_url_template' is invalid: {error}")
     text = config["text"]
+    largest_k = max(config["evaluation"]["precision_at"])
+    if largest_k > min(text["dictionary_sizes"]):
+        problems.append(
+            f"'evaluation.precision_at' has the invalid value {config['evaluation']['precision_at']}: precision@{largest_k} "
+            f"needs at least {largest_k} dictionary words, but 'text.dictionary_sizes' has K = {min(text['dictionary_sizes'])}"
+        )
     if text["validation_fraction"] + text["test_fraction"] >= 1:
         problems.append("'text.validation_fraction' + 'text.test_fraction' must be below 1, or no photo is left to train")
     return problems

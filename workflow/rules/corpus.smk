@@ -106,11 +106,12 @@ if SOURCE == "folder":
 
     rule corpus_shard_from_folder:
         input:
-            config["corpus"]["folder"]["path"],
+            folder=config["corpus"]["folder"]["path"],
+            # Declared so that an edited captions file rebuilds the corpus and everything after it.
+            captions=config["corpus"]["folder"].get("captions") or [],
         output:
             **SHARD_OUTPUTS,
         params:
-            captions=config["corpus"]["folder"].get("captions"),
             image_size=config["corpus"]["image_size"],
             num_shards=len(SHARDS),
         log:

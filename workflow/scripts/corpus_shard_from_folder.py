@@ -5,9 +5,9 @@ from weaksup.corpus.folder import build_shard_from_folder
 from weaksup.logs import redirect_to_log
 
 redirect_to_log(snakemake.log[0])
-captions = snakemake.params.captions
+captions = snakemake.input.captions
 stats = build_shard_from_folder(
-    Path(snakemake.input[0]),
+    Path(snakemake.input.folder),
     Path(snakemake.output.tar),
     shard_index=int(snakemake.wildcards.shard),
     num_shards=snakemake.params.num_shards,
