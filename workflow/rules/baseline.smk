@@ -107,6 +107,7 @@ rule word_probe:
         f"{EVAL_DIR}/supervised-{{arch}}-K{{K}}/word_prediction.json",
     params:
         grid=BASELINE["probe_grid"],
+        max_iter=BASELINE["probe_max_iter"],
         ks=config["evaluation"]["precision_at"],
         source=BASELINE["source"],
     log:
