@@ -21,7 +21,12 @@ def load_schema(path: str | os.PathLike) -> dict:
 def _key_path(parts: Iterable[Any]) -> str:
     text = ""
     for part in parts:
-        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+        if isinstance(part, int):
+            text += f"[{part}]"
+        elif text:
+            text += f".{part}"
+        else:
+            text = str(part)
     return text or "(top level)"
 
 

@@ -45,8 +45,10 @@ def download_file(url: str | None, out_path: str | os.PathLike, sha256: str | No
         resumed = start > 0 and response.status == 206
         if start and not resumed:
             log.info("server ignored the range request; restarting %s from byte 0", url)
-        total = response.headers.get("Content-Length")
-        total = int(total) + (start if resumed else 0) if total else None
+        length = response.headers.get("Content-Length")
+        total = None
+        if length:
+            total = int(length) + (start if resumed else 0)
         log.info("downloading %s to %s (%s bytes%s)", url, out_path, total or "unknown",
                  f", resuming at byte {start}" if resumed else "")
         with open(part, "ab" if resumed else "wb") as handle, tqdm(

@@ -27,8 +27,8 @@ def import_torchvision_model(arch: str, weights_path: str | os.PathLike, out_pat
                              crop_size: int) -> None:
     """Load a torchvision ImageNet checkpoint of `arch` and write it as a model file for feature extraction.
 
-    NOTE: the model is fed this workflow's per-image standardisation, as the paper does for every network in
-    its transfer experiments, not torchvision's per-channel ImageNet normalisation.
+    NOTE: the model is fed this workflow's per-image standardisation, as Joulin et al. (ECCV 2016) do for every
+    network in their transfer experiments, not torchvision's per-channel ImageNet normalisation.
     """
     if arch not in TORCHVISION_OPTIONS:
         raise ValueError(f"no torchvision import for architecture {arch!r}; known: {', '.join(TORCHVISION_OPTIONS)}")

@@ -31,7 +31,7 @@ def write_word_prediction_table(corpus: str, result_paths: Sequence[str | os.Pat
             "model": result["model"],
             "loss": result.get("loss", ""),
             "K": result["K"],
-            # Empty for baselines; for the size sweep, the size of the nested training subset.
+            # Training photos the model or probe was fit on; empty for the frequency baseline.
             "train_photos": result.get("train_photos", ""),
             "size_sweep": result.get("size_sweep", False),
         }
@@ -51,5 +51,5 @@ def write_word_prediction_table(corpus: str, result_paths: Sequence[str | os.Pat
         writer = csv.DictWriter(handle, fieldnames=columns)
         writer.writeheader()
         writer.writerows(rows)
-    log.info("wrote %d rows to %s (precision in percent, as in the paper)", len(rows), out_csv)
+    log.info("wrote %d rows to %s (precision in percent, as Joulin et al. report it)", len(rows), out_csv)
     return rows
