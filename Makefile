@@ -16,7 +16,7 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/activate
 demo: $(VENV)/.installed
 	$(BIN)/snakemake --cores $(CORES) --rerun-incomplete all --configfile config/demo.yaml
 
-# The demo with GoogLeNet too (about twice as long as `make demo`).
+# The demo with GoogLeNet too (several times as long as `make demo`; not timed).
 demo-full: $(VENV)/.installed
 	$(BIN)/snakemake --cores $(CORES) --rerun-incomplete all --configfile config/demo.yaml config/demo_googlenet.yaml
 
@@ -25,7 +25,7 @@ test: $(VENV)/.installed
 
 # The paper-scale DAG, built on a machine with no data: lists every job without running any.
 dry-run: $(VENV)/.installed
-	$(BIN)/snakemake -n results/table1.csv --configfile config/config.yaml
+	$(BIN)/snakemake -n --quiet rules results/table1.csv --configfile config/config.yaml
 
 bench: $(VENV)/.installed
 	$(BIN)/python benchmarks/tokenizer.py --out benchmarks/results/tokenizer.json

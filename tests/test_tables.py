@@ -25,7 +25,7 @@ def test_table1_rows_sorted_by_K_with_baseline_last(tmp_path):
     assert [(r["model"], r["K"]) for r in rows] == [("alexnet", "100"), ("frequency baseline", "100"), ("alexnet", "1000")]
     assert rows[0]["precision@10"] == "30.0"
     assert rows[0]["corpus"] == "demo"
-    assert rows[0]["photos_without_targets"] == "10"
+    assert rows[0]["test_photos_without_targets"] == "10"
 
 
 def test_train_argv_maps_config_keys():

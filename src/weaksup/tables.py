@@ -39,8 +39,8 @@ def write_word_prediction_table(corpus: str, result_paths: Sequence[str | os.Pat
         for k in ks:
             value = result[f"precision@{k}"]
             row[f"precision@{k}"] = None if value is None else round(100 * value, 2)
-        row["test_photos"] = result["photos_evaluated"]
-        row["photos_without_targets"] = result["photos_skipped_no_targets"]
+        row["test_photos_evaluated"] = result["photos_evaluated"]
+        row["test_photos_without_targets"] = result["photos_skipped_no_targets"]
         rows.append(row)
         log.info("read %s: %s", path, row)
 
