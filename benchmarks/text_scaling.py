@@ -48,7 +48,7 @@ def write_metadata(path: Path, size: int, seed: int) -> None:
 
 
 def run_pipeline(path: Path) -> dict:
-    """The measured work: parse, clean, tokenize and count (document frequency) every caption of `path`."""
+    """Parse, clean, tokenize and count (document frequency) every caption of `path`: the measured work."""
     from weaksup.corpus.shards import PhotoText
     from weaksup.corpus.yfcc import ParseStats, iter_metadata
     from weaksup.text.clean import clean_text
@@ -85,7 +85,11 @@ def main() -> int:
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/text_scaling.json"),
                         help="JSON file for the results")
     parser.add_argument("--child", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--write", nargs=2, metavar=("PATH", "SIZE"), help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.write:
+        write_metadata(Path(args.write[0]), int(args.write[1]), args.seed)
+        return 0
     if args.child:
         print(json.dumps(run_pipeline(args.child)))
         return 0
@@ -94,7 +98,10 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as folder:
         for size in sorted(args.sizes):
             path = Path(folder) / f"yfcc_{size}.tsv"
-            write_metadata(path, size, args.seed)
+            # Written by another child: a forked child's peak memory counts the parent's pages until it execs, so a
+            # parent that had held a million captions would inflate the measured peak.
+            subprocess.run([sys.executable, __file__, "--write", str(path), str(size), "--seed", str(args.seed)],
+                           check=True)
             row = {"captions": size, **measure(path)}
             row["microseconds_per_caption"] = round(1e6 * row["seconds"] / size, 1)
             print(row)
