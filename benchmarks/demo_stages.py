@@ -15,7 +15,7 @@ import platform
 import sys
 from pathlib import Path
 
-from tokenizer import _cpu_name
+from machine import cpu_name
 
 from weaksup.atomic import write_json
 
@@ -57,7 +57,7 @@ def main() -> int:
     stages = read_stages(args.benchmarks)
     for row in stages:
         print(row)
-    write_json(args.out, {"benchmarks": str(args.benchmarks), "stages": stages, "cpu": _cpu_name(),
+    write_json(args.out, {"benchmarks": str(args.benchmarks), "stages": stages, "cpu": cpu_name(),
                           "platform": platform.platform()})
     print(f"wrote {args.out}")
     return 0

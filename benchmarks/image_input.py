@@ -34,6 +34,7 @@ from PIL import Image, ImageDraw
 from torchvision import datasets, transforms
 from tqdm import tqdm
 
+from machine import cpu_name
 from weaksup.atomic import write_json
 from weaksup.corpus.shards import ImageStore, PhotoText, ShardWriter, shard_stem
 from weaksup.images import encode_jpeg, load_standardized
@@ -44,16 +45,6 @@ CROP_SIZE = 224
 JPEG_QUALITY = 90  # encode_jpeg's default, used for both inputs
 SHAPES_PER_PHOTO = 12
 
-
-def _cpu_name() -> str:
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as handle:
-            for line in handle:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def random_photo(rng: np.random.Generator) -> Image.Image:
@@ -166,7 +157,7 @@ def main() -> int:
         "torch": torch.__version__,
         "torchvision": torchvision.__version__,
         "pillow": PIL.__version__,
-        "cpu": _cpu_name(),
+        "cpu": cpu_name(),
         "platform": platform.platform(),
     }
     for key, value in results.items():

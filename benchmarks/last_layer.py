@@ -31,6 +31,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from machine import cpu_name
 from weaksup.atomic import write_json
 from weaksup.losses import SampledSoftmaxHead
 from weaksup.models import build_model
@@ -39,16 +40,6 @@ from weaksup.train import resolve_device
 LEARNING_RATE = 0.1
 WARMUP_STEPS = 2
 
-
-def _cpu_name() -> str:
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as handle:
-            for line in handle:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def environment(device: torch.device) -> dict[str, object]:
@@ -59,7 +50,7 @@ def environment(device: torch.device) -> dict[str, object]:
         "torch_threads": torch.get_num_threads(),
         "python": sys.version.split()[0],
         "torch": torch.__version__,
-        "cpu": _cpu_name(),
+        "cpu": cpu_name(),
         "platform": platform.platform(),
     }
 

@@ -26,22 +26,13 @@ import torch
 from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import StandardScaler
 
+from machine import cpu_name
 from weaksup.atomic import write_json
 from weaksup.probes import ProbeData, ProbeOptions, TargetRows, fit_probe, score_probe
 
 TEST_FRACTION = 0.25
 MAX_ITERATIONS = 1000  # for both solvers
 
-
-def _cpu_name() -> str:
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as handle:
-            for line in handle:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def gaussian_clusters(samples: int, dims: int, classes: int, separation: float,
@@ -131,7 +122,7 @@ def main() -> int:
         "python": sys.version.split()[0],
         "torch": torch.__version__,
         "sklearn": sklearn.__version__,
-        "cpu": _cpu_name(),
+        "cpu": cpu_name(),
         "platform": platform.platform(),
     }
     for key, value in results.items():

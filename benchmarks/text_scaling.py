@@ -1,7 +1,7 @@
 """Measure how the text pipeline's time and peak memory grow with the number of captions.
 
-For each size it writes a metadata file in the 25-column YFCC100M format (URL-encoded title, description and
-tags; captions from the tokenizer benchmark's generator), then runs the text pipeline on it in a fresh child
+For each size it writes a metadata file in the 25-column YFCC100M format, with URL-encoded title, description
+and tags made from the tokenizer benchmark's captions. Then it runs the text pipeline on it in a fresh child
 process: parse and decode each line, clean, tokenize, and count each word once per photo. It reports the child's
 wall time and peak resident memory (from os.wait4, so each size is measured alone), and the time per caption.
 
@@ -22,7 +22,8 @@ from collections import Counter
 from pathlib import Path
 from urllib.parse import quote_plus
 
-from tokenizer import _cpu_name, generate_captions
+from machine import cpu_name
+from tokenizer import generate_captions
 
 from weaksup.atomic import write_json
 
@@ -108,7 +109,7 @@ def main() -> int:
             rows.append(row)
             path.unlink()
 
-    results = {"runs": rows, "python": sys.version.split()[0], "cpu": _cpu_name(), "platform": platform.platform()}
+    results = {"runs": rows, "python": sys.version.split()[0], "cpu": cpu_name(), "platform": platform.platform()}
     write_json(args.out, results)
     print(f"wrote {args.out}")
     return 0

@@ -22,6 +22,7 @@ from pathlib import Path
 import nltk
 from nltk.tokenize import TreebankWordTokenizer
 
+from machine import cpu_name
 from weaksup.atomic import write_json
 from weaksup.text.clean import clean_text
 from weaksup.text.tokenize import tokenize
@@ -137,17 +138,6 @@ def _time_tokenizers(tokenizers: dict, captions: list[str], repeats: int) -> tup
     return {name: statistics.median(values) for name, values in seconds.items()}, first_tokens
 
 
-def _cpu_name() -> str:
-    name = platform.processor()
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as handle:
-            for line in handle:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return name or platform.machine()
-
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -184,7 +174,7 @@ def main() -> int:
         "mismatched_captions": mismatches,
         "python": sys.version.split()[0],
         "nltk": nltk.__version__,
-        "cpu": _cpu_name(),
+        "cpu": cpu_name(),
         "platform": platform.platform(),
     }
     for key, value in results.items():

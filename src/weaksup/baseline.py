@@ -51,8 +51,8 @@ def run_word_probe(features_path: str | os.PathLike, targets_path: str | os.Path
 
     train, validation, test = part(TRAIN), part(VALIDATION), part(TEST)
     result = word_prediction_probe(*train, *validation, *test, K=targets.num_classes, grid=grid, ks=ks, options=options)
-    # The features cover only photos with a word of the largest dictionary; count the skipped test photos over the
-    # whole test split, as the end-to-end evaluation does, so Table 1's column means the same on every row.
+    # The features cover only photos with a word of the largest dictionary. Skipped test photos are counted over
+    # the whole test split, as the end-to-end evaluation counts them, so Table 1's column means the same everywhere.
     test_photos = targets.photos_in_split(TEST)
     result["photos_skipped_no_targets"] = int(np.count_nonzero(targets.target_counts()[test_photos] == 0))
     return result

@@ -12,7 +12,7 @@ result = run_word_probe(
     snakemake.input.targets,
     grid=snakemake.params.grid,
     ks=snakemake.params.ks,
-    # float32 halves time and memory; ProbeOptions says why its gradient tolerance must then be about 1e-4.
+    # float32 halves time and memory. ProbeOptions explains why its gradient tolerance must then be about 1e-4.
     options=ProbeOptions(
         device="cuda" if snakemake.resources.gpu else "cpu",
         dtype=torch.float32,

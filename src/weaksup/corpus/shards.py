@@ -50,7 +50,7 @@ class PhotoText:
     tags: list[str] = field(default_factory=list)
 
     def caption(self) -> str:
-        """Return title, description and tags as one string, the text that the tokenizer sees."""
+        """Return title, description and tags as one string, the text that the tokenizer reads."""
         return " ".join(part for part in (self.title, self.description, " ".join(self.tags)) if part)
 
 
