@@ -7,7 +7,11 @@ from snakemake.utils import min_version
 min_version("9.0")
 
 
-configfile: "config/config.yaml"
+# The paper config is the default. A config file given with --configfile replaces it instead of being merged
+# into it key by key, so a demo run carries no paper-only datasets or settings.
+if not workflow.config_settings.configfiles:
+
+    configfile: "config/config.yaml"
 
 
 report: "workflow/report/workflow.rst"
@@ -20,6 +24,11 @@ include: "workflow/rules/train.smk"
 include: "workflow/rules/baseline.smk"
 include: "workflow/rules/evaluate.smk"
 include: "workflow/rules/figures.smk"
+
+
+if TRANSFER:
+
+    include: "workflow/rules/transfer.smk"
 
 
 rule all:

@@ -1,4 +1,4 @@
-"""One tiny end-to-end Snakemake run of the demo chain: corpus, text, training, baselines, Table 1, figures."""
+"""One tiny end-to-end Snakemake run of the demo chain: corpus, text, training, baselines, transfer, tables, figures."""
 
 import csv
 import subprocess
@@ -25,6 +25,12 @@ def tiny_config():
     config["baseline"]["clean_labels"]["min_photos_per_class"] = 2
     config["figures"]["figure3"].update(K=20)
     config["figures"]["figure4"].update(K=20, max_photos=60, perplexity=5)
+    config["transfer"].update(K=20, probe_grid=[0.1, 1.0], figure5_datasets=["new_glyphs", "corpus_glyphs"])
+    config["transfer"]["datasets"] = {
+        "new_glyphs": {"runs": 2, "glyphs": 4, "images_per_glyph": 8},
+        "corpus_glyphs": {"runs": 2, "min_images_per_class": 3, "max_images": 60},
+        "corpus_glyphs_multilabel": {"runs": 2, "classes": 5, "max_images": 60},
+    }
     return config
 
 
@@ -64,6 +70,14 @@ def test_demo_chain_writes_every_target(tmp_path):
     for stem in ("figure1_photos", "figure2_word_prediction", "figure3_top_photos", "figure4_tsne"):
         assert (tmp_path / f"results/{stem}.png").stat().st_size > 1000
         assert (tmp_path / f"results/{stem}.pdf").stat().st_size > 1000
+    for stem in ("figure5_transfer_vs_size", "figure2_voc_vs_size"):
+        assert (tmp_path / f"results/{stem}.png").stat().st_size > 1000
+    table3 = list(csv.DictReader(open(tmp_path / "results/table3.csv")))
+    assert {row["dataset"] for row in table3} == {"new_glyphs", "corpus_glyphs"}
+    assert {row["kind"] for row in table3} == {"flickr", "supervised", "combined", "random"}
+    assert all(row["runs"] == "2" for row in table3)
+    table2 = list(csv.DictReader(open(tmp_path / "results/table2.csv")))
+    assert {row["ap_definition"] for row in table2} == {"voc07_11point", "area"}
     metrics = tmp_path / "data/models/tiny/alexnet-K20-multiclass-nall/run/metrics.jsonl"
     assert metrics.read_text().count("\n") == 2
     assert (tmp_path / "logs/tiny/train/alexnet-K20-multiclass-nall.log").stat().st_size > 0

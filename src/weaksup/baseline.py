@@ -56,3 +56,21 @@ def run_word_probe(features_path: str | os.PathLike, targets_path: str | os.Path
     test_photos = targets.photos_in_split(TEST)
     result["photos_skipped_no_targets"] = int(np.count_nonzero(targets.target_counts()[test_photos] == 0))
     return result
+
+
+def save_random_init_model(path: str | os.PathLike, arch: str, num_classes: int, model_options: dict[str, Any],
+                           seed: int, crop_size: int) -> None:
+    """Write an untrained network built with the architecture, options and seed of a training run.
+
+    Its penultimate features are the floor that learned features must beat on transfer tasks.
+    """
+    import torch
+
+    from weaksup.models import build_model, save_model, without_aux_classifiers
+    from weaksup.train import MODEL_OPTIONS
+
+    options = {name: model_options[name] for name in MODEL_OPTIONS if model_options.get(name) is not None}
+    torch.manual_seed(seed)
+    model = build_model(arch, num_classes, **options)
+    save_model(path, without_aux_classifiers(model), {"crop_size": crop_size, "initialisation": "random",
+                                                      "seed": seed})

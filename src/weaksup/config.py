@@ -59,6 +59,7 @@ def _cross_checks(config: dict) -> list[str]:
     if source not in corpus:
         problems.append(f"'corpus.source' is {source!r} but the section 'corpus.{source}' with its settings is missing")
     problems += _model_reference_checks(config)
+    problems += _transfer_checks(config)
     if source == "yfcc100m" and source in corpus:
         from weaksup.corpus.yfcc import check_url_template
 
@@ -119,6 +120,45 @@ def _model_reference_checks(config: dict) -> list[str]:
         problems.append("'baseline.source' is 'clean_labels', which only the demo corpus has; use 'imagenet'")
     elif "clean_labels" not in baseline:
         problems.append("'baseline.source' is 'clean_labels' but the section 'baseline.clean_labels' is missing")
+    return problems
+
+
+# Transfer datasets of the demo corpus (`weaksup.transfer.demo_tasks`); the others are released datasets.
+DEMO_TRANSFER_DATASETS = ("new_glyphs", "glyph_icons", "corpus_glyphs", "corpus_glyphs_multilabel")
+MULTILABEL_TRANSFER_DATASETS = ("voc2007", "corpus_glyphs_multilabel")
+
+
+def _transfer_checks(config: dict) -> list[str]:
+    """Check that the transfer section names trained networks and configured datasets of the right kind."""
+    transfer = config.get("transfer")
+    if not transfer:
+        return []
+    problems = []
+    for arch in config["training"]["architectures"]:
+        if (arch, transfer["K"], transfer["loss"]) not in trained_models(config):
+            problems.append(f"'transfer.K' and 'transfer.loss' name the model {arch} K={transfer['K']} "
+                            f"{transfer['loss']}, which is not trained; use a K of text.dictionary_sizes with the "
+                            "multiclass loss, or a model of training.extra_runs")
+    datasets = transfer["datasets"]
+    table2 = transfer["table2_dataset"]
+    if table2 not in datasets or table2 not in MULTILABEL_TRANSFER_DATASETS:
+        problems.append(f"'transfer.table2_dataset' has the invalid value {table2!r}: it must be a multi-label "
+                        f"dataset ({', '.join(MULTILABEL_TRANSFER_DATASETS)}) listed in transfer.datasets")
+    for name in transfer["figure5_datasets"]:
+        if name not in datasets or name in MULTILABEL_TRANSFER_DATASETS:
+            problems.append(f"'transfer.figure5_datasets' has the invalid value {name!r}: it must be a multiclass "
+                            f"dataset listed in transfer.datasets ({', '.join(sorted(datasets))})")
+    demo_corpus = config["corpus"]["source"] == "demo"
+    for name, settings in sorted(datasets.items()):
+        key = f"transfer.datasets.{name}"
+        if name in DEMO_TRANSFER_DATASETS:
+            if name.startswith("corpus_") and not demo_corpus:
+                problems.append(f"'{key}' is built from the demo corpus's clean labels; the corpus source is "
+                                f"{config['corpus']['source']!r}, so remove it or use the demo corpus")
+        elif not settings.get("path") and not settings.get("downloads"):
+            problems.append(f"'{key}' has neither 'path' (the extracted dataset) nor 'downloads'; set one of them")
+        if ("train_per_class" in settings) != ("test_per_class" in settings):
+            problems.append(f"'{key}' sets only one of train_per_class and test_per_class; set both or neither")
     return problems
 
 

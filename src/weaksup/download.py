@@ -16,19 +16,25 @@ log = logging.getLogger(__name__)
 CHUNK_BYTES = 1 << 20
 
 
-def sha256_of(path: str | os.PathLike) -> str:
-    digest = hashlib.sha256()
+def digest_of(path: str | os.PathLike, algorithm: str = "sha256") -> str:
+    """Return the hex digest of a file with a `hashlib` algorithm ("sha256", "md5")."""
+    digest = hashlib.new(algorithm)
     with open(path, "rb") as handle:
         for chunk in iter(lambda: handle.read(CHUNK_BYTES), b""):
             digest.update(chunk)
     return digest.hexdigest()
 
 
-def download_file(url: str | None, out_path: str | os.PathLike, sha256: str | None = None, timeout: float = 60) -> None:
+def sha256_of(path: str | os.PathLike) -> str:
+    return digest_of(path, "sha256")
+
+
+def download_file(url: str | None, out_path: str | os.PathLike, sha256: str | None = None, timeout: float = 60,
+                  md5: str | None = None) -> None:
     """Download `url` to `out_path`, resuming a partial `.part` file with an HTTP Range request.
 
     The file appears at `out_path` only once complete and, when `sha256` (the full hex digest or a prefix of at
-    least 8 digits) is given, verified.
+    least 8 digits) or `md5` (the full hex digest, the form several dataset pages publish) is given, verified.
     """
     out_path = Path(out_path)
     if not url:
@@ -65,6 +71,12 @@ def download_file(url: str | None, out_path: str | os.PathLike, sha256: str | No
             part.unlink()
             raise ValueError(f"checksum mismatch for {url}: expected sha256 {sha256}, got {actual}; the partial file was removed")
         log.info("sha256 verified: %s", actual)
-    else:
-        log.warning("no sha256 configured for %s; the file is not verified (sha256 %s)", url, sha256_of(part))
+    if md5:
+        actual = digest_of(part, "md5")
+        if actual != md5.lower():
+            part.unlink()
+            raise ValueError(f"checksum mismatch for {url}: expected md5 {md5}, got {actual}; the partial file was removed")
+        log.info("md5 verified: %s", actual)
+    if not sha256 and not md5:
+        log.warning("no checksum configured for %s; the file is not verified (sha256 %s)", url, sha256_of(part))
     shutil.move(part, out_path)

@@ -46,10 +46,17 @@ def write_word_prediction_table(corpus: str, result_paths: Sequence[str | os.Pat
 
     rows.sort(key=lambda r: (r["K"], r["size_sweep"], _baseline_rank(r["model"]), r["model"], r["loss"],
                              -1 if r["train_photos"] == "" else r["train_photos"]))
-    columns = list(dict.fromkeys(key for row in rows for key in row))
+    write_rows(rows, out_csv)
+    log.info("precision in %s is in percent, as Joulin et al. report it", out_csv)
+    return rows
+
+
+def write_rows(rows: Sequence[dict], out_csv: str | os.PathLike, columns: Sequence[str] | None = None) -> None:
+    """Write rows as a CSV file atomically. The columns default to every key, in order of first appearance."""
+    if columns is None:
+        columns = list(dict.fromkeys(key for row in rows for key in row))
     with atomic_open(out_csv, "w", encoding="utf-8", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=columns)
+        writer = csv.DictWriter(handle, fieldnames=list(columns))
         writer.writeheader()
         writer.writerows(rows)
-    log.info("wrote %d rows to %s (precision in percent, as Joulin et al. report it)", len(rows), out_csv)
-    return rows
+    log.info("wrote %d rows to %s", len(rows), out_csv)

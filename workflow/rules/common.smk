@@ -3,7 +3,14 @@ from pathlib import Path
 
 from snakemake.exceptions import WorkflowError
 
-from weaksup.config import ConfigError, load_schema, trained_models, validate_config
+from weaksup.config import (
+    DEMO_TRANSFER_DATASETS,
+    MULTILABEL_TRANSFER_DATASETS,
+    ConfigError,
+    load_schema,
+    trained_models,
+    validate_config,
+)
 
 try:
     validate_config(config, load_schema(Path(workflow.basedir) / "workflow/schemas/config.schema.yaml"))
@@ -19,6 +26,8 @@ TRAINING = config["training"]
 ARCHITECTURES = TRAINING["architectures"]
 SIZE_SWEEP = TRAINING["size_sweep"]
 BASELINE = config["baseline"]
+# Transfer learning is optional: a config without a transfer section builds Experiment 1 only.
+TRANSFER = config.get("transfer") or {}
 
 CORPUS_DIR = f"data/corpus/{CORPUS}"
 TEXT_DIR = f"data/text/{CORPUS}"
@@ -38,6 +47,9 @@ wildcard_constraints:
     loss="multiclass|one_vs_all",
     # "all" is the whole training split; a number is a nested subset of that many training photos.
     size="all|[0-9]+",
+    dataset="|".join(TRANSFER.get("datasets", {})) or "none",
+    source="[a-z]+-[A-Za-z0-9_-]+",
+    file="[^/]+",
 
 
 def corpus_files(suffix):
@@ -70,6 +82,69 @@ def figure_outputs(stem):
 FIGURES = ["figure1_photos", "figure2_word_prediction", "figure3_top_photos", "figure4_tsne"]
 
 
+def url_file_name(url):
+    """File name of a download: the last path segment of its URL, without a query string."""
+    return url.split("?")[0].rstrip("/").rsplit("/", 1)[-1]
+
+
+def flickr_sources():
+    """Names of every trained Flickr network whose features are probed: the full-size models and the sweep."""
+    return model_names()
+
+
+def transfer_sources():
+    """Every feature source of the transfer tables, per architecture: the Flickr networks, the supervised
+    network, both concatenated and the randomly initialised network."""
+    baselines = [f"{kind}-{arch}" for arch in ARCHITECTURES for kind in ("supervised", "combined", "random")]
+    return flickr_sources() + baselines
+
+
+def combined_parts(source):
+    """The two feature sources that a combined source concatenates (Flickr first), else None."""
+    if not source.startswith("combined-"):
+        return None
+    arch = source.removeprefix("combined-")
+    return [model_name(arch, TRANSFER["K"], TRANSFER["loss"]), f"supervised-{arch}"]
+
+
+def describe_source(source):
+    """The `source` record of a transfer result: name, kind, architecture and, for Flickr networks, K, loss and
+    training photos ("all" until the probe rule counts them)."""
+    kind, _, rest = source.partition("-")
+    if kind in ("supervised", "combined", "random"):
+        described = {"name": source, "kind": kind, "arch": rest}
+        if kind == "combined":
+            described.update(K=TRANSFER["K"], loss=TRANSFER["loss"])
+        return described
+    arch, k, loss, size = source.split("-")
+    train_photos = size.removeprefix("n")
+    return {"name": source, "kind": "flickr", "arch": arch, "K": int(k.removeprefix("K")), "loss": loss,
+            "train_photos": train_photos if train_photos == "all" else int(train_photos)}
+
+
+def model_of_source(source):
+    """The model file whose penultimate features a (non-combined) source is."""
+    if source.startswith("supervised-"):
+        return SUPERVISED_MODEL.format(arch=source.removeprefix("supervised-"))
+    # Flickr networks and random-{arch} networks both live in the model directory under their own name.
+    return f"{MODEL_DIR}/{source}/model.pt"
+
+
+def transfer_results(multilabel):
+    """Result files of every feature source on the multi-label dataset of Table 2, or on every multiclass dataset."""
+    if multilabel:
+        datasets = [TRANSFER["table2_dataset"]]
+    else:
+        datasets = [d for d in TRANSFER["datasets"] if d not in MULTILABEL_TRANSFER_DATASETS]
+    return [f"{EVAL_DIR}/{source}/transfer-{dataset}.json" for source in transfer_sources() for dataset in datasets]
+
+
+TRANSFER_OUTPUTS = ["results/table2.csv", "results/table3.csv", "results/figure5_transfer_vs_size.png",
+                    "results/figure5_transfer_vs_size.pdf", "results/figure2_voc_vs_size.png",
+                    "results/figure2_voc_vs_size.pdf"]
+
+
 def all_targets():
     figures = [f"results/{stem}{ext}" for stem in FIGURES for ext in (".png", ".pdf")]
-    return ["results/corpus_stats.csv", "results/table1.csv", *figures]
+    transfer = TRANSFER_OUTPUTS if TRANSFER else []
+    return ["results/corpus_stats.csv", "results/table1.csv", *figures, *transfer]

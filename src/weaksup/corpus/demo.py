@@ -441,6 +441,18 @@ def render_demo_image(rng: np.random.Generator, glyphs: Sequence[Glyph], size: i
     return image
 
 
+# Largest rotation of an icon, in degrees either way.
+ICON_MAX_ROTATION = 30.0
+
+
+def render_icon(rng: np.random.Generator, glyph: Glyph, size: int) -> Image.Image:
+    """Draw a size x size RGB image of one glyph on white, placed like a demo photo's glyph, then rotated."""
+    image = Image.new("RGB", (size, size), (255, 255, 255))
+    _draw_glyphs(rng, image, [glyph])
+    angle = float(rng.uniform(-ICON_MAX_ROTATION, ICON_MAX_ROTATION))
+    return image.rotate(angle, resample=Image.Resampling.BICUBIC, fillcolor=(255, 255, 255))
+
+
 # ---------------------------------------------------------------------------------------------------------------
 # Text
 # ---------------------------------------------------------------------------------------------------------------

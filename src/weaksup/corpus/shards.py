@@ -167,10 +167,10 @@ class ImageStore:
         shard, _ = self.locate(photo)
         handle = self._handles.get(shard)
         if handle is None:
-            handle = self._handles[shard] = open(self.tar_paths[shard], "rb")
+            handle = self._handles[shard] = open(self.tar_paths[shard], "rb", buffering=0)
         offset, size = self.offsets[photo]
-        handle.seek(int(offset))
-        return handle.read(int(size))
+        # pread does not move a shared file position, so threads may read from one store at the same time.
+        return os.pread(handle.fileno(), int(size), int(offset))
 
     def __getstate__(self):
         state = dict(self.__dict__)

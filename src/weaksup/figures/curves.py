@@ -42,6 +42,16 @@ def compact_count(count: float) -> str:
     return f"{count:.3g}"
 
 
+def set_size_axis(axes, sizes, label: str) -> None:
+    """Make the x axis logarithmic with one tick per trained size, labelled 5k, 1M, 99.2M."""
+    axes.set_xscale("log")
+    # Ticks at the sizes that were trained read more easily than powers of ten.
+    axes.xaxis.set_major_locator(FixedLocator(sizes))
+    axes.xaxis.set_major_formatter(FuncFormatter(lambda size, _: compact_count(size)))
+    axes.xaxis.set_minor_locator(NullLocator())
+    axes.set_xlabel(label)
+
+
 def read_sweep(
     table1_csv: str | os.PathLike, K: int, arch: str, loss: str, metric: str
 ) -> tuple[list[tuple[float, float]], dict[str, float], int]:
@@ -109,12 +119,7 @@ def figure2_word_prediction(
         axes.plot(sizes, values, marker="o", color="C0", label=f"{arch} ({loss} loss)")
         for index, (label, value) in enumerate(sorted(baselines.items())):
             axes.axhline(value, color=f"C{index + 1}", linestyle="--", linewidth=1.2, label=label)
-        axes.set_xscale("log")
-        # Ticks at the sizes that were trained, labelled 5k, 1M, 99.2M, read more easily than powers of ten.
-        axes.xaxis.set_major_locator(FixedLocator(sizes))
-        axes.xaxis.set_major_formatter(FuncFormatter(lambda size, _: compact_count(size)))
-        axes.xaxis.set_minor_locator(NullLocator())
-        axes.set_xlabel("training photos (log scale)")
+        set_size_axis(axes, sizes, "training photos (log scale)")
         axes.set_ylabel(f"{metric} (%)")
         axes.set_title(f"Word prediction on test photos, K = {K:,}", parse_math=False)
         axes.grid(True, which="major", alpha=0.3)

@@ -1,0 +1,1 @@
+"""Transfer learning: labelled image datasets, their penultimate features and linear probes on them."""
