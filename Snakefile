@@ -31,6 +31,11 @@ if TRANSFER:
     include: "workflow/rules/transfer.smk"
 
 
+if EMBEDDINGS:
+
+    include: "workflow/rules/embeddings.smk"
+
+
 rule all:
     input:
         all_targets(),

@@ -63,10 +63,13 @@ def run_snakemake(*args, cwd=ROOT):
 
 
 def test_paper_dag_builds_without_data(tmp_path):
-    result = run_snakemake("-n", "results/table1.csv", "--configfile", str(ROOT / "config/config.yaml"), cwd=tmp_path)
+    result = run_snakemake("-n", "--quiet", "rules", "all", "--configfile", str(ROOT / "config/config.yaml"),
+                           cwd=tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "download_yfcc_metadata" in result.stdout
-    assert "train" in result.stdout
+    for rule in ("download_yfcc_metadata", "train", "download_transfer_archive", "transfer_probe", "table2",
+                 "table3", "figure5", "figure2_voc", "train_word2vec", "evaluate_embedding", "table4", "table7",
+                 "figure6"):
+        assert f"\n{rule} " in result.stdout, rule
 
 
 def test_invalid_config_stops_at_start(tmp_path):
@@ -91,4 +94,24 @@ def test_precision_at_beyond_smallest_k_is_rejected():
     config = load("demo.yaml")
     config["text"]["dictionary_sizes"] = [5, 8]
     with pytest.raises(ConfigError, match="precision@10 needs at least 10 dictionary words"):
+        validate_config(config, SCHEMA)
+
+
+def test_transfer_and_embedding_references_checked():
+    config = yaml.safe_load((ROOT / "config/demo.yaml").read_text())
+    config["transfer"]["K"] = 7
+    config["transfer"]["table2_dataset"] = "new_glyphs"
+    config["embeddings"]["similarity"]["men"] = {"demo": True}
+    with pytest.raises(ConfigError) as error:
+        validate_config(config, SCHEMA)
+    message = str(error.value)
+    assert "'transfer.K' and 'transfer.loss' name the model alexnet K=7" in message
+    assert "'transfer.table2_dataset' has the invalid value 'new_glyphs'" in message
+    assert "'embeddings.similarity.men' has demo: true" in message
+
+
+def test_paper_transfer_dataset_needs_source():
+    config = yaml.safe_load((ROOT / "config/config.yaml").read_text())
+    del config["transfer"]["datasets"]["voc2007"]["downloads"]
+    with pytest.raises(ConfigError, match="'transfer.datasets.voc2007' has neither 'path'"):
         validate_config(config, SCHEMA)

@@ -419,12 +419,9 @@ def test_train_word2vec_rejects_generator():
 
 
 def test_restrict_to_dictionary_without_matches():
-    from gensim.models import KeyedVectors
+    vocabulary = WordEmbedding(["sun"], np.ones((1, 4), dtype=np.float32))
 
-    keyed_vectors = KeyedVectors(vector_size=4)
-    keyed_vectors.add_vectors(["sun"], np.ones((1, 4), dtype=np.float32))
-
-    embedding = restrict_to_dictionary(keyed_vectors, ["moon"])
+    embedding = restrict_to_dictionary(vocabulary, ["moon"])
 
     assert len(embedding) == 0
     assert embedding.vectors.shape == (0, 4)

@@ -380,3 +380,60 @@ def test_figure6_word_tsne(tmp_path):
     assert (tmp_path / "plain.png").stat().st_size > 0
     assert plain["words"] == 50
     assert plain["languages"] is None
+
+
+def test_demo_analogy_sections():
+    from weaksup.embeddings.demo_dictionary import demo_analogy_questions
+
+    sections = demo_analogy_questions(["en", "fr", "de"], max_glyphs=60, max_per_section=50)
+    names = [name for name, _ in sections]
+
+    assert names == ["translation-en-fr", "translation-en-de"]
+    for _, questions in sections:
+        assert 0 < len(questions) <= 50
+        for a, b, c, d in questions:
+            assert a != c
+            assert b != d
+            assert a != b
+
+
+def test_demo_analogies_round_trip(tmp_path):
+    from weaksup.embeddings.benchmarks import read_analogy_questions
+    from weaksup.embeddings.demo_dictionary import write_analogy_questions
+
+    write_analogy_questions(tmp_path / "q.txt", [("translation-en-fr", [["cat", "chat", "dog", "chien"]])])
+    questions = read_analogy_questions(tmp_path / "q.txt")
+    assert [(q.section, q.a, q.b, q.c, q.d) for q in questions] == [("translation-en-fr", "cat", "chat", "dog", "chien")]
+
+
+def test_gather_benchmark_sources(tmp_path):
+    import zipfile
+
+    from weaksup.embeddings.resources import gather_benchmark
+
+    gather_benchmark("wordsim353", {"gensim": "wordsim353.tsv"}, tmp_path / "ws.txt")
+    assert (tmp_path / "ws.txt").read_text().count("\n") > 300
+
+    archive = tmp_path / "MEN.zip"
+    with zipfile.ZipFile(archive, "w") as handle:
+        handle.writestr("MEN/MEN_dataset_natural_form_full", "sun sunlight 50.0\n")
+    gather_benchmark("men", {"url": "http://127.0.0.1/MEN.zip", "member": "MEN/MEN_dataset_natural_form_full"},
+                     tmp_path / "men.txt", downloaded=archive)
+    assert (tmp_path / "men.txt").read_text() == "sun sunlight 50.0\n"
+
+    with pytest.raises(FileNotFoundError, match="no member"):
+        gather_benchmark("men", {"url": "http://127.0.0.1/MEN.zip", "member": "absent"}, tmp_path / "x.txt",
+                         downloaded=archive)
+    with pytest.raises(FileNotFoundError, match="fix 'path'"):
+        gather_benchmark("men", {"path": str(tmp_path / "absent.txt")}, tmp_path / "y.txt")
+
+
+def test_gather_demo_dictionary(tmp_path):
+    from weaksup.embeddings.benchmarks import read_bilingual_dictionary
+    from weaksup.embeddings.resources import gather_benchmark
+
+    demo = {"languages": ["en", "fr"], "max_glyphs": 60}
+    gather_benchmark("bilingual_dictionary", {"demo": True}, tmp_path / "en-fr.txt", demo_corpus=demo)
+    pairs = read_bilingual_dictionary(tmp_path / "en-fr.txt")
+    assert pairs
+    assert all(english != french for english, french in pairs)

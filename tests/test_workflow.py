@@ -1,4 +1,4 @@
-"""One tiny end-to-end Snakemake run of the demo chain: corpus, text, training, baselines, transfer, tables, figures."""
+"""One tiny end-to-end Snakemake run of the demo chain: corpus, text, training, baselines, transfer, embeddings, tables, figures."""
 
 import csv
 import subprocess
@@ -31,6 +31,8 @@ def tiny_config():
         "corpus_glyphs": {"runs": 2, "min_images_per_class": 3, "max_images": 60},
         "corpus_glyphs_multilabel": {"runs": 2, "classes": 5, "max_images": 60},
     }
+    config["embeddings"]["figure6"].update(K=20, perplexity=5)
+    config["embeddings"]["word2vec"].update(vector_size=16, min_count=1, epochs=1)
     return config
 
 
@@ -78,6 +80,12 @@ def test_demo_chain_writes_every_target(tmp_path):
     assert all(row["runs"] == "2" for row in table3)
     table2 = list(csv.DictReader(open(tmp_path / "results/table2.csv")))
     assert {row["ap_definition"] for row in table2} == {"voc07_11point", "area"}
+    assert (tmp_path / "results/figure6_word_tsne.png").stat().st_size > 1000
+    table4 = list(csv.DictReader(open(tmp_path / "results/table4.csv")))
+    assert {row["source"] for row in table4} == {"alexnet-K20-multiclass-nall", "alexnet-K20-one_vs_all-nall",
+                                                 "word2vec-K20"}
+    for number in (5, 6, 7):
+        assert (tmp_path / f"results/table{number}.csv").read_text().startswith("corpus,source")
     metrics = tmp_path / "data/models/tiny/alexnet-K20-multiclass-nall/run/metrics.jsonl"
     assert metrics.read_text().count("\n") == 2
     assert (tmp_path / "logs/tiny/train/alexnet-K20-multiclass-nall.log").stat().st_size > 0

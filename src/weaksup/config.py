@@ -60,6 +60,7 @@ def _cross_checks(config: dict) -> list[str]:
         problems.append(f"'corpus.source' is {source!r} but the section 'corpus.{source}' with its settings is missing")
     problems += _model_reference_checks(config)
     problems += _transfer_checks(config)
+    problems += _embedding_checks(config)
     if source == "yfcc100m" and source in corpus:
         from weaksup.corpus.yfcc import check_url_template
 
@@ -159,6 +160,30 @@ def _transfer_checks(config: dict) -> list[str]:
             problems.append(f"'{key}' has neither 'path' (the extracted dataset) nor 'downloads'; set one of them")
         if ("train_per_class" in settings) != ("test_per_class" in settings):
             problems.append(f"'{key}' sets only one of train_per_class and test_per_class; set both or neither")
+    return problems
+
+
+def _embedding_checks(config: dict) -> list[str]:
+    """Check that the embeddings section names a trained network and usable benchmark sources."""
+    embeddings = config.get("embeddings")
+    if not embeddings:
+        return []
+    problems = []
+    ref = embeddings["figure6"]
+    if (ref["arch"], ref["K"], ref["loss"]) not in trained_models(config):
+        problems.append(f"'embeddings.figure6' names the model {ref['arch']} K={ref['K']} {ref['loss']}, which is "
+                        "not trained; use an architecture of training.architectures with a K of "
+                        "text.dictionary_sizes and the multiclass loss, or a model of training.extra_runs")
+    benchmarks = {"embeddings.analogies": embeddings["analogies"],
+                  "embeddings.bilingual_dictionary": embeddings["bilingual_dictionary"],
+                  **{f"embeddings.similarity.{name}": spec for name, spec in embeddings["similarity"].items()}}
+    for key, spec in benchmarks.items():
+        sources = [name for name in ("gensim", "url", "path", "demo") if spec.get(name)]
+        if len(sources) != 1:
+            problems.append(f"'{key}' must name exactly one source (gensim, url, path or demo), got {sources or 'none'}")
+        elif sources == ["demo"] and (key.startswith("embeddings.similarity") or config["corpus"]["source"] != "demo"):
+            problems.append(f"'{key}' has demo: true, which only the analogies and the bilingual dictionary of the "
+                            "demo corpus can use")
     return problems
 
 

@@ -28,6 +28,7 @@ SIZE_SWEEP = TRAINING["size_sweep"]
 BASELINE = config["baseline"]
 # Transfer learning is optional: a config without a transfer section builds Experiment 1 only.
 TRANSFER = config.get("transfer") or {}
+EMBEDDINGS = config.get("embeddings") or {}
 
 CORPUS_DIR = f"data/corpus/{CORPUS}"
 TEXT_DIR = f"data/text/{CORPUS}"
@@ -50,6 +51,8 @@ wildcard_constraints:
     dataset="|".join(TRANSFER.get("datasets", {})) or "none",
     source="[a-z]+-[A-Za-z0-9_-]+",
     file="[^/]+",
+    embedding="[A-Za-z0-9_-]+",
+    benchmark="[a-z0-9_]+",
 
 
 def corpus_files(suffix):
@@ -144,7 +147,12 @@ TRANSFER_OUTPUTS = ["results/table2.csv", "results/table3.csv", "results/figure5
                     "results/figure2_voc_vs_size.pdf"]
 
 
+EMBEDDING_OUTPUTS = ["results/table4.csv", "results/table5.csv", "results/table6.csv", "results/table7.csv",
+                     "results/figure6_word_tsne.png", "results/figure6_word_tsne.pdf"]
+
+
 def all_targets():
     figures = [f"results/{stem}{ext}" for stem in FIGURES for ext in (".png", ".pdf")]
     transfer = TRANSFER_OUTPUTS if TRANSFER else []
-    return ["results/corpus_stats.csv", "results/table1.csv", *figures, *transfer]
+    embeddings = EMBEDDING_OUTPUTS if EMBEDDINGS else []
+    return ["results/corpus_stats.csv", "results/table1.csv", *figures, *transfer, *embeddings]

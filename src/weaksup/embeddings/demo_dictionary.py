@@ -64,6 +64,50 @@ def demo_bilingual_pairs(languages: Sequence[str], max_glyphs: int | None) -> li
     return list(pairs)
 
 
+# Questions per section of the demo analogy set; a section of n glyphs has n * (n - 1) possible questions.
+MAX_ANALOGIES_PER_SECTION = 1000
+
+
+def demo_analogy_questions(languages: Sequence[str], max_glyphs: int | None, seed: int = 0,
+                           max_per_section: int = MAX_ANALOGIES_PER_SECTION) -> list[tuple[str, list[str]]]:
+    """Return translation analogies of the demo corpus, grouped in one section per language pair.
+
+    Section `translation-en-fr` contains questions such as "cat is to chat as dog is to chien", for glyphs whose
+    English and French names are single, different words. Every section is semantic in the sense of Mikolov's
+    set (no `gram` prefix). At most `max_per_section` questions per section, a seeded random choice.
+    """
+    import numpy as np
+
+    catalogue = load_glyph_catalog(languages, max_glyphs)
+    sections = []
+    for other in [language for language in languages if language != "en"]:
+        names = []
+        for glyph in catalogue:
+            english, translated = caption_words(glyph.names["en"]), caption_words(glyph.names[other])
+            if len(english) == 1 and len(translated) == 1 and english != translated:
+                names.append((english[0], translated[0]))
+        questions = [[*names[i], *names[j]] for i in range(len(names)) for j in range(len(names))
+                     if i != j and names[i][0] != names[j][0] and names[i][1] != names[j][1]]
+        if len(questions) > max_per_section:
+            rng = np.random.default_rng([seed, len(sections)])
+            questions = [questions[i] for i in np.sort(rng.choice(len(questions), max_per_section, replace=False))]
+        sections.append((f"translation-en-{other}", questions))
+        log.info("demo analogies translation-en-%s: %d glyphs with one-word names, %d questions", other,
+                 len(names), len(questions))
+    return sections
+
+
+def write_analogy_questions(path: str | os.PathLike, sections: Sequence[tuple[str, Sequence[Sequence[str]]]]) -> None:
+    """Write analogy questions in the questions-words format: `: section` lines, then `a b c d` lines."""
+    with atomic_open(path, "w", encoding="utf-8", newline="\n") as handle:
+        for section, questions in sections:
+            handle.write(f": {section}\n")
+            for question in questions:
+                handle.write(" ".join(question) + "\n")
+    log.info("wrote %d analogy questions in %d sections to %s", sum(len(q) for _, q in sections), len(sections),
+             path)
+
+
 def write_bilingual_dictionary(path: str | os.PathLike, pairs: Sequence[tuple[str, str]]) -> None:
     """Write word pairs in MUSE's format, one `english french` line per pair, atomically.
 

@@ -56,9 +56,8 @@ class TokenSentences:
                  "all" if self.splits is None else sorted(SPLIT_NAMES[split] for split in self.splits))
 
 
-def train_word2vec(
+def fit_word2vec(
     sentences: Iterable[list[str]],
-    dictionary_words: Sequence[str],
     skip_gram: bool = True,
     vector_size: int = 300,
     window: int = 5,
@@ -69,18 +68,15 @@ def train_word2vec(
     workers: int = 4,
     seed: int = 0,
 ) -> WordEmbedding:
-    """Train gensim Word2Vec on `sentences` and return the vectors of the dictionary words, in dictionary order.
+    """Train gensim Word2Vec on `sentences` and return the vectors of its whole vocabulary.
 
     `sentences` must be re-iterable (a list or `TokenSentences`). Joulin et al. do not give their word2vec
     settings. window, min_count, negative, sample and epochs default to gensim 4.4's values. Skip-gram in place
-    of CBOW and 300 dimensions in place of 100 are this project's choice. Dictionary words that word2vec has no vector for (fewer than
-    `min_count` occurrences) are logged and listed in `missing_words`, and evaluation treats them as absent.
+    of CBOW and 300 dimensions in place of 100 are this project's choice.
     NOTE: only `workers=1` gives the same vectors on every run, because gensim's worker threads interleave updates.
     """
     if iter(sentences) is sentences:
         raise TypeError("sentences is a one-pass iterator; pass a list or TokenSentences, which gensim can re-read")
-    if not dictionary_words:
-        raise ValueError("the dictionary is empty")
 
     log.info("training word2vec: %s, %d dimensions, window %d, min_count %d, %d negative samples, sample %g, "
              "%d epochs, %d workers, seed %d", "skip-gram" if skip_gram else "CBOW", vector_size, window, min_count,
@@ -89,16 +85,30 @@ def train_word2vec(
         sentences=sentences, sg=int(skip_gram), vector_size=vector_size, window=window, min_count=min_count,
         negative=negative, sample=sample, epochs=epochs, workers=workers, seed=seed,
     )
-    return restrict_to_dictionary(model.wv, dictionary_words)
+    words = list(model.wv.index_to_key)
+    vectors = model.wv.vectors if words else np.zeros((0, vector_size), dtype=np.float32)
+    return WordEmbedding(words, vectors)
 
 
-def restrict_to_dictionary(keyed_vectors, dictionary_words: Sequence[str]) -> WordEmbedding:
-    """Return the vectors of gensim `KeyedVectors` for the dictionary words that have one, in dictionary order."""
-    present = [word for word in dictionary_words if word in keyed_vectors.key_to_index]
-    missing = [word for word in dictionary_words if word not in keyed_vectors.key_to_index]
-    vectors = keyed_vectors[present] if present else np.zeros((0, keyed_vectors.vector_size), dtype=np.float32)
+def train_word2vec(sentences: Iterable[list[str]], dictionary_words: Sequence[str], **options) -> WordEmbedding:
+    """Train word2vec (see `fit_word2vec` for the options) and return the vectors of the dictionary words.
+
+    Dictionary words that word2vec has no vector for (fewer than `min_count` occurrences) are listed in
+    `missing_words`, and evaluation treats them as absent.
+    """
+    if not dictionary_words:
+        raise ValueError("the dictionary is empty")
+    return restrict_to_dictionary(fit_word2vec(sentences, **options), dictionary_words)
+
+
+def restrict_to_dictionary(vocabulary: WordEmbedding, dictionary_words: Sequence[str]) -> WordEmbedding:
+    """Return the vectors of the dictionary words that `vocabulary` has, in dictionary order."""
+    present = [word for word in dictionary_words if word in vocabulary]
+    missing = [word for word in dictionary_words if word not in vocabulary]
+    rows = [vocabulary.index(word) for word in present]
+    vectors = vocabulary.vectors[rows] if present else np.zeros((0, vocabulary.dimension), dtype=np.float32)
 
     log.info("word2vec vocabulary: %d words; %d of %d dictionary words have a vector, %d have none%s",
-             len(keyed_vectors.key_to_index), len(present), len(dictionary_words), len(missing),
+             len(vocabulary), len(present), len(dictionary_words), len(missing),
              f" (for example {missing[:10]})" if missing else "")
     return WordEmbedding(present, vectors, missing_words=missing)
