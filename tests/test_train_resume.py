@@ -192,3 +192,28 @@ def test_two_rank_run_keeps_ranks_identical(corpus, tmp_path):
 def test_rejects_zero_checkpoint_interval(corpus, tmp_path):
     with pytest.raises(ValueError, match="--checkpoint-every must be a positive integer, got 0"):
         main(train_args(corpus, tmp_path / "run", "--checkpoint-every", "0"))
+
+
+def test_bf16_channels_last_run(corpus, tmp_path):
+    run_dir = tmp_path / "bf16"
+    assert main(train_args(corpus, run_dir, "--precision", "bf16", "--channels-last")) == 0
+    metrics = read_metrics(run_dir)
+    args = json.loads((run_dir / "args.json").read_text())
+
+    assert args["precision"] == "bf16"
+    assert args["channels_last"] is True
+    assert all(math.isfinite(record["train_loss"]) for record in metrics)
+    assert (run_dir / "model.pt").exists()
+
+
+def test_train_argv_passes_gpu_options():
+    from weaksup.launch import train_argv
+
+    training = {"precision": "bf16", "channels_last": True, "prefetch_factor": 4, "deterministic": False}
+    argv = train_argv(training, {}, arch="alexnet", loss="multiclass", corpus_dir="c", targets="t.npz",
+                      dictionary=None, train_subset=None, run_dir="r", output="m.pt", workers=2, device="cuda")
+
+    assert argv[argv.index("--precision") + 1] == "bf16"
+    assert argv[argv.index("--prefetch-factor") + 1] == "4"
+    assert "--channels-last" in argv
+    assert "--deterministic" not in argv

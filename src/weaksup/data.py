@@ -92,6 +92,7 @@ def make_train_loader(
     stop_step: int,
     workers: int,
     pin_memory: bool,
+    prefetch_factor: int = 2,
 ) -> DataLoader:
     """Return a loader of (images (B, 3, crop, crop), words (B,)) for steps start_step..stop_step - 1, in order."""
     return DataLoader(
@@ -99,6 +100,9 @@ def make_train_loader(
         batch_sampler=StepBatches(sampler, start_step, stop_step),
         num_workers=workers,
         pin_memory=pin_memory,
+        # DataLoader accepts a prefetch factor only with worker processes.
+        prefetch_factor=prefetch_factor if workers > 0 else None,
+        persistent_workers=False,
     )
 
 

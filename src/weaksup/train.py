@@ -43,7 +43,7 @@ import os
 import subprocess
 import sys
 import time
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator, Sequence
@@ -81,15 +81,16 @@ log = logging.getLogger(__name__)
 METRICS_NAME = "metrics.jsonl"
 # Builder options of the model that the command line sets.
 MODEL_OPTIONS = ("width", "embedding_dim", "dropout")
+PRECISIONS = ("fp32", "bf16")
 # Options whose command-line default is None, which stands for the default of the architecture's builder.
 ARCH_DEFAULT_OPTIONS = ("embedding_dim", "dropout")
 # Arguments that a resumed run must keep: they fix the model's shape or the loss being minimised.
 MODEL_ARGS = ("arch", "num_classes", *MODEL_OPTIONS, "loss")
 # Arguments whose change keeps a checkpoint loadable but makes the resumed run differ from an uninterrupted one.
 RECIPE_ARGS = ("batch_size", "epoch_size", "seed", "crop_size", "lr", "momentum", "weight_decay", "train_subset",
-               "min_epochs_per_rate", "min_lr", "world_size", "aux_weight")
+               "min_epochs_per_rate", "min_lr", "world_size", "aux_weight", "precision")
 # Values that checkpoints written before an option existed were trained with.
-VALUES_BEFORE_OPTION = {"loss": "multiclass", "aux_weight": 0.3}
+VALUES_BEFORE_OPTION = {"loss": "multiclass", "aux_weight": 0.3, "precision": "fp32"}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -149,6 +150,14 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"), help="auto: cuda when available")
     run.add_argument("--deterministic", action="store_true",
                      help="use deterministic algorithms (bit-exact resume on CPU; slower on GPU)")
+    run.add_argument("--precision", default="fp32", choices=PRECISIONS,
+                     help="arithmetic of the trunk's forward pass: fp32, or bf16 under torch.autocast (the last "
+                          "layer and the losses stay in fp32)")
+    run.add_argument("--channels-last", action="store_true",
+                     help="store images and convolution weights in channels_last memory format (faster on recent "
+                          "NVIDIA GPUs)")
+    run.add_argument("--prefetch-factor", type=int, default=2,
+                     help="batches each DataLoader worker loads ahead (only with --workers > 0)")
     return parser
 
 
@@ -287,6 +296,8 @@ def build_training(
     torch.manual_seed(config["seed"])
     options = {name: config[name] for name in MODEL_OPTIONS}
     model = build_model(config["arch"], config["num_classes"], **options).to(env.device)
+    if config.get("channels_last"):
+        model = model.to(memory_format=torch.channels_last)
     trunk = model.trunk()
     optimizer = torch.optim.SGD(
         trunk.parameters(), lr=config["lr"], momentum=config["momentum"], weight_decay=config["weight_decay"]
@@ -406,9 +417,16 @@ def mean_over_ranks(value: torch.Tensor) -> torch.Tensor:
     return value
 
 
+def autocast(device: torch.device, precision: str) -> AbstractContextManager:
+    """Return the autocast context of `precision` on `device` (a no-op for fp32)."""
+    if precision == "fp32":
+        return nullcontext()
+    return torch.autocast(device.type, dtype=torch.bfloat16)
+
+
 def train_step(
     state: TrainingState, images: torch.Tensor, words: torch.Tensor, lr: float, seed: int, rank: int,
-    aux_weight: float,
+    aux_weight: float, precision: str = "fp32",
 ) -> list[float]:
     """Run one SGD step on one batch and return its losses averaged over ranks: total, main head, each aux head.
 
@@ -416,14 +434,17 @@ def train_step(
     FloatingPointError before any update when the total is NaN or infinite.
     """
     torch.manual_seed(step_seed(seed, state.step, rank))
-    output = state.trunk(images)
+    with autocast(images.device, precision):
+        output = state.trunk(images)
     if len(output.aux_features) != len(state.aux_heads):
         raise RuntimeError(f"the trunk returned {len(output.aux_features)} auxiliary features for "
                            f"{len(state.aux_heads)} auxiliary heads; train the model in training mode")
     # One class set for all heads, so the ranks exchange their words once per step.
     classes = batch_classes(words)
-    terms = [state.head.loss(output.features, words, classes)]
-    terms += [head.loss(features, words, classes) for head, features in zip(state.aux_heads, output.aux_features)]
+    # The sparse heads run outside autocast, in fp32, on fp32 features.
+    terms = [state.head.loss(output.features.float(), words, classes)]
+    terms += [head.loss(features.float(), words, classes)
+              for head, features in zip(state.aux_heads, output.aux_features)]
     loss = terms[0]
     for term in terms[1:]:
         loss = loss + aux_weight * term
@@ -463,13 +484,20 @@ class RunContext:
         return math.ceil(self.config["epoch_size"] / self.config["batch_size"])
 
 
+def to_device(images: torch.Tensor, device: torch.device, channels_last: bool) -> torch.Tensor:
+    """Move a batch of images to the device, in channels_last memory format when asked."""
+    images = images.to(device, non_blocking=True)
+    return images.contiguous(memory_format=torch.channels_last) if channels_last else images
+
+
 def train_one_epoch(state: TrainingState, run: RunContext) -> bool:
     """Train from the current step to the end of the epoch or to --max-steps, and return whether the epoch ended."""
     config, env = run.config, run.env
     epoch_end = (state.schedule.epoch + 1) * run.steps_per_epoch
     stop = epoch_end if config["max_steps"] is None else min(epoch_end, config["max_steps"])
     loader = make_train_loader(
-        run.store, run.sampler, config["crop_size"], state.step, stop, config["workers"], env.device.type == "cuda"
+        run.store, run.sampler, config["crop_size"], state.step, stop, config["workers"], env.device.type == "cuda",
+        config.get("prefetch_factor", 2),
     )
     lr = state.schedule.lr
     for group in state.optimizer.param_groups:
@@ -479,10 +507,10 @@ def train_one_epoch(state: TrainingState, run: RunContext) -> bool:
     end = time.perf_counter()
     for images, words in loader:
         data_time = time.perf_counter() - end
-        images = images.to(env.device, non_blocking=True)
+        images = to_device(images, env.device, config.get("channels_last", False))
         words = words.to(env.device, non_blocking=True)
         loss, main_loss, *aux_losses = train_step(
-            state, images, words, lr, config["seed"], env.rank, config["aux_weight"]
+            state, images, words, lr, config["seed"], env.rank, config["aux_weight"], config.get("precision", "fp32")
         )
         state.step += 1
         batch_time = time.perf_counter() - end
@@ -529,7 +557,8 @@ def validate(model: nn.Module, run: RunContext) -> float | None:
     model.eval()
     totals = torch.zeros(2, dtype=torch.float64, device=env.device)
     for images, positions in tqdm(loader, desc="validation", disable=not env.is_main, mininterval=30):
-        logits = model(images.to(env.device, non_blocking=True))
+        with autocast(env.device, run.config.get("precision", "fp32")):
+            logits = model(to_device(images, env.device, run.config.get("channels_last", False))).float()
         rows = [run.targets.targets_of(photo) for photo in photos[positions.numpy()]]
         errors = multilabel_softmax_error(logits, target_mask(rows, run.targets.num_classes, env.device))
         totals[0] += errors.double().sum()

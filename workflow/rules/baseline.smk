@@ -19,6 +19,8 @@ if BASELINE["source"] == "clean_labels":
         log:
             f"{LOG_DIR}/baseline/label_targets.log",
         threads: 1
+        conda:
+            WEAKSUP_ENV
         script:
             "../scripts/label_targets.py"
 
@@ -43,6 +45,8 @@ if BASELINE["source"] == "clean_labels":
         threads: 1
         resources:
             gpu=0,
+        conda:
+            WEAKSUP_ENV
         script:
             "../scripts/train.py"
 
@@ -58,6 +62,8 @@ if BASELINE["source"] == "imagenet":
         log:
             f"{LOG_DIR}/download/imagenet-{{arch}}.log",
         threads: 1
+        conda:
+            WEAKSUP_ENV
         script:
             "../scripts/download_file.py"
 
@@ -71,6 +77,8 @@ if BASELINE["source"] == "imagenet":
         log:
             f"{LOG_DIR}/baseline/import-{{arch}}.log",
         threads: 1
+        conda:
+            WEAKSUP_ENV
         script:
             "../scripts/import_imagenet_model.py"
 
@@ -95,6 +103,8 @@ rule baseline_features:
     threads: 2
     resources:
         gpu=0,
+    conda:
+        WEAKSUP_ENV
     script:
         "../scripts/baseline_features.py"
 
@@ -117,5 +127,7 @@ rule word_probe:
     threads: 2
     resources:
         gpu=0,
+    conda:
+        WEAKSUP_ENV
     script:
         "../scripts/word_probe.py"

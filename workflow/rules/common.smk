@@ -1,3 +1,4 @@
+import os
 import sys
 from pathlib import Path
 
@@ -39,6 +40,12 @@ LOG_DIR = f"logs/{CORPUS}"
 
 # The interpreter that runs Snakemake also runs the training launcher, so no PATH lookup is involved.
 PYTHON = sys.executable
+# Jobs import this checkout's package, also from a conda environment (envs/) where it is not installed. The
+# variable is set while the Snakefile is read, so local jobs inherit it and cluster jobs set it again.
+os.environ["PYTHONPATH"] = os.pathsep.join(
+    path for path in (str(Path(workflow.basedir) / "src"), os.environ.get("PYTHONPATH")) if path
+)
+WEAKSUP_ENV = "../../envs/weaksup.yaml"
 
 
 wildcard_constraints:
@@ -52,6 +59,7 @@ wildcard_constraints:
     source="[a-z]+-[A-Za-z0-9_-]+",
     file="[^/]+",
     embedding="[A-Za-z0-9_-]+",
+    part="[0-9]{5}",
     benchmark="[a-z0-9_]+",
 
 
@@ -155,4 +163,5 @@ def all_targets():
     figures = [f"results/{stem}{ext}" for stem in FIGURES for ext in (".png", ".pdf")]
     transfer = TRANSFER_OUTPUTS if TRANSFER else []
     embeddings = EMBEDDING_OUTPUTS if EMBEDDINGS else []
-    return ["results/corpus_stats.csv", "results/table1.csv", *figures, *transfer, *embeddings]
+    downloads = ["results/download_stats.csv"] if SOURCE == "yfcc100m" else []
+    return [*downloads, "results/corpus_stats.csv", "results/table1.csv", *figures, *transfer, *embeddings]

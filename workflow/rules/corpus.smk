@@ -24,6 +24,8 @@ if SOURCE == "demo":
         benchmark:
             f"{LOG_DIR}/benchmarks/corpus/shard-{{shard}}.tsv"
         threads: 1
+        conda:
+            WEAKSUP_ENV
         script:
             "../scripts/demo_corpus_shard.py"
 
@@ -31,22 +33,29 @@ if SOURCE == "demo":
 if SOURCE == "yfcc100m":
     YFCC = config["corpus"]["yfcc100m"]
     YFCC_DIR = "data/downloads/yfcc100m"
+    # The file name comes from the URL, so the SQLite file and the TSV (.bz2) keep their own names.
+    METADATA = f"{YFCC_DIR}/{url_file_name(YFCC['metadata_url']) if YFCC['metadata_url'] else 'yfcc100m_dataset.sql'}"
+    IMAGES_DIR = YFCC["images_dir"]
+    DOWNLOAD_PARTS = [f"{i:05d}" for i in range(YFCC.get("download_parts", 1))]
 
     rule download_yfcc_metadata:
         output:
-            f"{YFCC_DIR}/yfcc100m_dataset.bz2",
+            METADATA,
         params:
             url=YFCC["metadata_url"],
             sha256=YFCC["metadata_sha256"],
+            md5=YFCC.get("metadata_md5"),
         log:
             f"{LOG_DIR}/download/yfcc100m_metadata.log",
         threads: 1
+        conda:
+            WEAKSUP_ENV
         script:
             "../scripts/download_file.py"
 
     rule yfcc_download_list:
         input:
-            f"{YFCC_DIR}/yfcc100m_dataset.bz2",
+            METADATA,
         output:
             f"{YFCC_DIR}/download_list.tsv",
         params:
@@ -57,47 +66,95 @@ if SOURCE == "yfcc100m":
         benchmark:
             f"{LOG_DIR}/benchmarks/download_list.tsv"
         threads: 1
+        conda:
+            WEAKSUP_ENV
         script:
             "../scripts/yfcc_download_list.py"
 
-    # NOTE: a single img2dataset job fetches every image; it resumes by itself (incremental mode), but per-shard
-    # download statistics and a conda environment for img2dataset are not wired yet.
-    rule download_yfcc_images:
+    if YFCC.get("downloader", "builtin") == "builtin":
+        WEBDATASET_INPUT = expand(f"{IMAGES_DIR}/{{part}}.tar", part=DOWNLOAD_PARTS)
+        DOWNLOAD_STATS = expand(f"{IMAGES_DIR}/{{part}}_stats.json", part=DOWNLOAD_PARTS)
+
+        # One job per part: a rerun fetches only the parts whose tar and stats are missing.
+        rule download_yfcc_images:
+            input:
+                f"{YFCC_DIR}/download_list.tsv",
+            output:
+                tar=f"{IMAGES_DIR}/{{part}}.tar",
+                stats=f"{IMAGES_DIR}/{{part}}_stats.json",
+            params:
+                num_parts=len(DOWNLOAD_PARTS),
+                out_dir=IMAGES_DIR,
+                image_size=config["corpus"]["image_size"],
+                timeout=YFCC.get("download_timeout", 10),
+            log:
+                f"{LOG_DIR}/download/images-{{part}}.log",
+            benchmark:
+                f"{LOG_DIR}/benchmarks/download_images/{{part}}.tsv"
+            threads: 16
+            conda:
+                WEAKSUP_ENV
+            script:
+                "../scripts/download_images.py"
+
+    else:
+        WEBDATASET_INPUT = [IMAGES_DIR]
+        DOWNLOAD_STATS = [IMAGES_DIR]
+
+        rule download_yfcc_images:
+            input:
+                f"{YFCC_DIR}/download_list.tsv",
+            output:
+                directory(IMAGES_DIR),
+            params:
+                image_size=config["corpus"]["image_size"],
+            log:
+                f"{LOG_DIR}/download/images.log",
+            benchmark:
+                f"{LOG_DIR}/benchmarks/download_images.tsv"
+            threads: 16
+            conda:
+                "../../envs/img2dataset.yaml"
+            shell:
+                # keep_ratio scales the short side to image_size; the corpus build then rescales to a square as the
+                # paper does. No --caption_col: img2dataset would rename `title` and then miss it among the extras.
+                "img2dataset --url_list {input} --input_format tsv --url_col url"
+                " --save_additional_columns '[\"photo_id\",\"title\",\"description\",\"tags\"]'"
+                " --output_format webdataset --output_folder {output} --image_size {params.image_size}"
+                " --resize_mode keep_ratio --processes_count {threads} --incremental_mode incremental > {log} 2>&1"
+
+    rule download_stats:
         input:
-            f"{YFCC_DIR}/download_list.tsv",
+            DOWNLOAD_STATS,
         output:
-            directory(YFCC["images_dir"]),
-        params:
-            image_size=config["corpus"]["image_size"],
+            report("results/download_stats.csv", caption="../report/download_stats.rst", category="Corpus"),
         log:
-            f"{LOG_DIR}/download/images.log",
-        benchmark:
-            f"{LOG_DIR}/benchmarks/download_images.tsv"
-        threads: 16
-        shell:
-            # keep_ratio scales the short side to image_size; the corpus build then rescales to a square as the
-            # paper does. No --caption_col: img2dataset would rename `title` and then miss it among the extras.
-            "img2dataset --url_list {input} --input_format tsv --url_col url"
-            " --save_additional_columns '[\"photo_id\",\"title\",\"description\",\"tags\"]'"
-            " --output_format webdataset --output_folder {output} --image_size {params.image_size}"
-            " --resize_mode keep_ratio --processes_count {threads} --incremental_mode incremental > {log} 2>&1"
+            f"{LOG_DIR}/download/download_stats.log",
+        localrule: True
+        conda:
+            WEAKSUP_ENV
+        script:
+            "../scripts/download_stats.py"
 
 
 if SOURCE in ("yfcc100m", "webdataset"):
 
     rule corpus_shard_from_webdataset:
         input:
-            config["corpus"]["yfcc100m"]["images_dir"] if SOURCE == "yfcc100m" else config["corpus"]["webdataset"]["path"],
+            WEBDATASET_INPUT if SOURCE == "yfcc100m" else config["corpus"]["webdataset"]["path"],
         output:
             **SHARD_OUTPUTS,
         params:
             image_size=config["corpus"]["image_size"],
             num_shards=len(SHARDS),
+            input_dir=IMAGES_DIR if SOURCE == "yfcc100m" else config["corpus"]["webdataset"]["path"],
         log:
             f"{LOG_DIR}/corpus/shard-{{shard}}.log",
         benchmark:
             f"{LOG_DIR}/benchmarks/corpus/shard-{{shard}}.tsv"
         threads: 1
+        conda:
+            WEAKSUP_ENV
         script:
             "../scripts/corpus_shard_from_webdataset.py"
 
@@ -119,5 +176,7 @@ if SOURCE == "folder":
         benchmark:
             f"{LOG_DIR}/benchmarks/corpus/shard-{{shard}}.tsv"
         threads: 1
+        conda:
+            WEAKSUP_ENV
         script:
             "../scripts/corpus_shard_from_folder.py"

@@ -53,6 +53,8 @@ rule download_embedding_benchmark:
     log:
         f"{LOG_DIR}/download/embeddings-{{benchmark}}-{{file}}.log",
     threads: 1
+    conda:
+        WEAKSUP_ENV
     script:
         "../scripts/download_file.py"
 
@@ -68,6 +70,8 @@ rule embedding_benchmark:
     log:
         f"{LOG_DIR}/embeddings/benchmark-{{benchmark}}.log",
     localrule: True
+    conda:
+        WEAKSUP_ENV
     script:
         "../scripts/embedding_benchmark.py"
 
@@ -81,6 +85,8 @@ rule word_embedding:
     log:
         f"{LOG_DIR}/embeddings/{{arch}}-K{{K}}-{{loss}}.log",
     threads: 1
+    conda:
+        WEAKSUP_ENV
     script:
         "../scripts/word_embedding.py"
 
@@ -97,6 +103,8 @@ rule train_word2vec:
     benchmark:
         f"{LOG_DIR}/benchmarks/embeddings/word2vec.tsv"
     threads: 2
+    conda:
+        WEAKSUP_ENV
     script:
         "../scripts/train_word2vec.py"
 
@@ -110,6 +118,8 @@ rule word2vec_embedding:
     log:
         f"{LOG_DIR}/embeddings/word2vec-K{{K}}.log",
     threads: 1
+    conda:
+        WEAKSUP_ENV
     script:
         "../scripts/word2vec_embedding.py"
 
@@ -129,6 +139,8 @@ rule evaluate_embedding:
     benchmark:
         f"{LOG_DIR}/benchmarks/embeddings/evaluate-{{embedding}}.tsv"
     threads: 1
+    conda:
+        WEAKSUP_ENV
     script:
         "../scripts/evaluate_embedding.py"
 
@@ -148,6 +160,8 @@ for number, caption in ((4, "analogies"), (5, "similarity"), (6, "translation"),
         log:
             f"{LOG_DIR}/tables/table{number}.log",
         localrule: True
+        conda:
+            WEAKSUP_ENV
         script:
             "../scripts/embedding_tables.py"
 
@@ -167,5 +181,7 @@ rule figure6:
     log:
         f"{LOG_DIR}/figures/figure6.log",
     threads: 2
+    conda:
+        WEAKSUP_ENV
     script:
         "../scripts/figure6.py"

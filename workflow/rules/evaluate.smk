@@ -21,6 +21,8 @@ rule evaluate_word_prediction:
     threads: 2
     resources:
         gpu=0,
+    conda:
+        WEAKSUP_ENV
     script:
         "../scripts/evaluate_word_prediction.py"
 
@@ -35,6 +37,8 @@ rule frequency_baseline:
     log:
         f"{LOG_DIR}/evaluate/frequency-K{{K}}.log",
     threads: 1
+    conda:
+        WEAKSUP_ENV
     script:
         "../scripts/frequency_baseline.py"
 
@@ -57,5 +61,7 @@ rule table1:
     log:
         f"{LOG_DIR}/evaluate/table1.log",
     localrule: True
+    conda:
+        WEAKSUP_ENV
     script:
         "../scripts/table1.py"

@@ -16,6 +16,8 @@ rule figure1:
     log:
         f"{LOG_DIR}/figures/figure1.log",
     localrule: True
+    conda:
+        WEAKSUP_ENV
     script:
         "../scripts/figure1.py"
 
@@ -34,6 +36,8 @@ rule figure2_word_prediction:
     log:
         f"{LOG_DIR}/figures/figure2_word_prediction.log",
     localrule: True
+    conda:
+        WEAKSUP_ENV
     script:
         "../scripts/figure2_word_prediction.py"
 
@@ -54,6 +58,8 @@ rule figure3:
     threads: 2
     resources:
         gpu=0,
+    conda:
+        WEAKSUP_ENV
     script:
         "../scripts/figure3.py"
 
@@ -74,6 +80,8 @@ rule figure4_features:
     threads: 2
     resources:
         gpu=0,
+    conda:
+        WEAKSUP_ENV
     script:
         "../scripts/figure4_features.py"
 
@@ -93,5 +101,7 @@ rule figure4:
     benchmark:
         f"{LOG_DIR}/benchmarks/figures/figure4.tsv"
     threads: 2
+    conda:
+        WEAKSUP_ENV
     script:
         "../scripts/figure4.py"

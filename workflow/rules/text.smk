@@ -17,6 +17,8 @@ rule tokenize_shard:
     benchmark:
         f"{LOG_DIR}/benchmarks/text/tokenize-{{shard}}.tsv"
     threads: 1
+    conda:
+        WEAKSUP_ENV
     script:
         "../scripts/tokenize_shard.py"
 
@@ -29,6 +31,8 @@ rule word_counts:
     log:
         f"{LOG_DIR}/text/word_counts.log",
     threads: 1
+    conda:
+        WEAKSUP_ENV
     script:
         "../scripts/word_counts.py"
 
@@ -43,13 +47,35 @@ rule dictionary:
     log:
         f"{LOG_DIR}/text/dictionary_K{{K}}.log",
     threads: 1
+    conda:
+        WEAKSUP_ENV
     script:
         "../scripts/dictionary.py"
 
 
+# Targets are built per corpus shard, for every K at once, then merged per K: a job holds one shard's tokens,
+# and a merge holds its output plus one part, so no step's memory grows with the corpus's tokens.
+rule shard_targets:
+    input:
+        tokens=f"{TEXT_DIR}/tokens/shard-{{shard}}.tsv",
+        dictionaries=expand(f"{TEXT_DIR}/dictionary_K{{K}}.tsv", K=DICTIONARY_SIZES),
+    output:
+        temp(expand(f"{TEXT_DIR}/shard_targets/K{{K}}/shard-{{{{shard}}}}.npz", K=DICTIONARY_SIZES)),
+    log:
+        f"{LOG_DIR}/text/shard_targets/shard-{{shard}}.log",
+    benchmark:
+        f"{LOG_DIR}/benchmarks/text/shard_targets/shard-{{shard}}.tsv"
+    threads: 1
+    conda:
+        WEAKSUP_ENV
+    script:
+        "../scripts/shard_targets.py"
+
+
 rule targets:
     input:
-        tokens=expand(f"{TEXT_DIR}/tokens/shard-{{shard}}.tsv", shard=SHARDS),
+        # Shard order is the global photo numbering of ImageStore, so `expand` keeps SHARDS in order.
+        parts=expand(f"{TEXT_DIR}/shard_targets/K{{{{K}}}}/shard-{{shard}}.npz", shard=SHARDS),
         dictionary=f"{TEXT_DIR}/dictionary_K{{K}}.tsv",
     output:
         f"{TEXT_DIR}/targets_K{{K}}.npz",
@@ -58,6 +84,8 @@ rule targets:
     benchmark:
         f"{LOG_DIR}/benchmarks/text/targets_K{{K}}.tsv"
     threads: 1
+    conda:
+        WEAKSUP_ENV
     script:
         "../scripts/targets.py"
 
@@ -79,5 +107,7 @@ rule corpus_stats:
     log:
         f"{LOG_DIR}/text/corpus_stats.log",
     localrule: True
+    conda:
+        WEAKSUP_ENV
     script:
         "../scripts/corpus_stats.py"

@@ -19,6 +19,8 @@ rule train_subset:
     log:
         f"{LOG_DIR}/text/train_subset_n{{size}}.log",
     threads: 1
+    conda:
+        WEAKSUP_ENV
     script:
         "../scripts/train_subset.py"
 
@@ -48,5 +50,7 @@ rule train:
     resources:
         # GPUs for this job; 0 trains on the CPU. Profiles set it (and Snakemake's --resources gpu=N caps the sum).
         gpu=0,
+    conda:
+        WEAKSUP_ENV
     script:
         "../scripts/train.py"

@@ -58,6 +58,8 @@ rule download_transfer_archive:
     log:
         f"{LOG_DIR}/download/transfer-{{dataset}}-{{file}}.log",
     threads: 1
+    conda:
+        WEAKSUP_ENV
     script:
         "../scripts/download_file.py"
 
@@ -72,6 +74,8 @@ rule extract_transfer_archives:
     benchmark:
         f"{LOG_DIR}/benchmarks/transfer/extract-{{dataset}}.tsv"
     threads: 1
+    conda:
+        WEAKSUP_ENV
     script:
         "../scripts/transfer_extract.py"
 
@@ -96,6 +100,8 @@ rule prepare_transfer:
     benchmark:
         f"{LOG_DIR}/benchmarks/transfer/prepare-{{dataset}}.tsv"
     threads: 2
+    conda:
+        WEAKSUP_ENV
     script:
         "../scripts/transfer_prepare.py"
 
@@ -111,6 +117,8 @@ rule random_init_model:
     log:
         f"{LOG_DIR}/transfer/random-{{arch}}.log",
     threads: 1
+    conda:
+        WEAKSUP_ENV
     script:
         "../scripts/random_init_model.py"
 
@@ -130,6 +138,8 @@ rule transfer_features:
     threads: 1
     resources:
         gpu=0,
+    conda:
+        WEAKSUP_ENV
     script:
         "../scripts/transfer_features.py"
 
@@ -153,6 +163,8 @@ rule transfer_probe:
     threads: 1
     resources:
         gpu=0,
+    conda:
+        WEAKSUP_ENV
     script:
         "../scripts/transfer_probe.py"
 
@@ -168,6 +180,8 @@ rule table3:
     log:
         f"{LOG_DIR}/tables/table3.log",
     localrule: True
+    conda:
+        WEAKSUP_ENV
     script:
         "../scripts/transfer_tables.py"
 
@@ -183,6 +197,8 @@ rule table2:
     log:
         f"{LOG_DIR}/tables/table2.log",
     localrule: True
+    conda:
+        WEAKSUP_ENV
     script:
         "../scripts/transfer_tables.py"
 
@@ -201,6 +217,8 @@ rule figure5:
     log:
         f"{LOG_DIR}/figures/figure5.log",
     localrule: True
+    conda:
+        WEAKSUP_ENV
     script:
         "../scripts/transfer_figure.py"
 
@@ -219,5 +237,7 @@ rule figure2_voc:
     log:
         f"{LOG_DIR}/figures/figure2_voc.log",
     localrule: True
+    conda:
+        WEAKSUP_ENV
     script:
         "../scripts/transfer_figure.py"

@@ -5,6 +5,6 @@ from weaksup.corpus.webdataset import assign_inputs, build_shard_from_webdataset
 from weaksup.logs import redirect_to_log
 
 redirect_to_log(snakemake.log[0])
-inputs = assign_inputs(Path(snakemake.input[0]), int(snakemake.wildcards.shard), snakemake.params.num_shards)
+inputs = assign_inputs(Path(snakemake.params.input_dir), int(snakemake.wildcards.shard), snakemake.params.num_shards)
 stats = build_shard_from_webdataset(inputs, Path(snakemake.output.tar), snakemake.params.image_size)
 write_json(snakemake.output.stats, stats)

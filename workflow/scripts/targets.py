@@ -1,5 +1,5 @@
 from weaksup.logs import redirect_to_log
-from weaksup.text.targets_build import build_targets
+from weaksup.text.sharded_targets import merge_shard_targets
 
 redirect_to_log(snakemake.log[0])
-build_targets(list(snakemake.input.tokens), snakemake.input.dictionary, snakemake.output[0])
+merge_shard_targets(list(snakemake.input.parts), snakemake.output[0], dictionary_path=snakemake.input.dictionary)

@@ -1,4 +1,4 @@
-"""YFCC100M metadata: parse the official 25-column TSV and write the download list that img2dataset reads.
+"""YFCC100M metadata: parse the official 25-column TSV or its SQLite copy, and write the download list.
 
 Each line of the metadata file (`yfcc100m_dataset`, plain, `.bz2` or `.gz`) has 25 tab-separated columns.
 By 0-based index they are: 0 line number, 1 photo id, 2 photo hash, 3 user NSID, 4 user nickname, 5 date taken,
@@ -6,11 +6,17 @@ By 0-based index they are: 0 line number, 1 photo id, 2 photo hash, 3 user NSID,
 12 longitude, 13 latitude, 14 accuracy, 15 page URL, 16 download URL, 17 licence name, 18 licence URL,
 19 server id, 20 farm id, 21 secret, 22 original secret, 23 extension, 24 marker (0 photo, 1 video).
 
+The Multimedia Commons copy of the metadata (`yfcc100m_dataset.sql`) is a SQLite database with one table,
+`yfcc100m_dataset`, whose columns carry the same values under names such as `photoid`, `usertags`, `downloadurl`
+and `marker`, but no photo hash. `iter_metadata` and `write_download_list` take either file and tell them apart by
+their first bytes. For SQLite rows the hash comes from `multimedia_commons_hash(download URL)`.
+
 Title, description and tags are URL-encoded form-style (`+` is a space, `%XX` a byte of UTF-8), and descriptions
 contain HTML markup. Joulin et al. (ECCV 2016) decode both before tokenizing, and so does `parse_line`.
 
-The images themselves are fetched outside this package: `write_download_list` writes a TSV that img2dataset turns
-into webdataset shards, and `weaksup.corpus.webdataset` turns those into corpus shards. A matching command is
+Nothing here fetches images: `write_download_list` writes a TSV that img2dataset (or the built-in
+`weaksup.corpus.fetch.download_shard`) turns into webdataset shards, and `weaksup.corpus.webdataset` turns those
+into corpus shards. A matching img2dataset command is
 
     img2dataset --url_list download.tsv --input_format tsv --url_col url \\
         --save_additional_columns '["photo_id","title","description","tags"]' \\
@@ -26,9 +32,11 @@ from __future__ import annotations
 import bz2
 import csv
 import gzip
+import hashlib
 import logging
 import os
 import re
+import sqlite3
 import string
 from collections import Counter
 from dataclasses import dataclass, field
@@ -65,6 +73,18 @@ FLICKR_URL_TEMPLATE = "{download_url}"
 URL_FIELDS = ("photo_id", "hash", "hash_0_3", "hash_3_6", "download_url", "extension")
 _HASH_FIELDS = frozenset({"hash", "hash_0_3", "hash_3_6"})
 _PHOTO_HASH = re.compile(r"[0-9a-f]{32}")
+# An md5 digest written byte by byte without zero padding: 16 bytes of 1 or 2 hex digits each.
+_UNPADDED_HASH = re.compile(r"[0-9a-f]{16,32}")
+
+# The first 16 bytes of every SQLite 3 database file (https://www.sqlite.org/fileformat.html).
+SQLITE_MAGIC = b"SQLite format 3\x00"
+SQLITE_TABLE = "yfcc100m_dataset"
+# Columns read from the SQLite table, by their Multimedia Commons names. Table column names are matched
+# case-insensitively with underscores removed, so `download_url` matches `downloadurl`.
+SQLITE_COLUMNS = ("photoid", "title", "description", "usertags", "downloadurl", "ext", "marker")
+_SQLITE_ALIASES = {"extension": "ext"}
+# Rows per fetchmany call: large enough to amortise the call, small enough to keep memory flat.
+SQLITE_FETCH_ROWS = 10_000
 
 _ESCAPE = re.compile(rb"%([0-9A-Fa-f]{2})")
 
@@ -74,7 +94,8 @@ class YfccPhoto:
     """The fields of one metadata line that the corpus needs, with text decoded.
 
     `issues` names the repairs made while decoding: `non_utf8` (invalid UTF-8 replaced by U+FFFD) and `bad_escape`
-    (a `%` without two hex digits, kept literally).
+    (a `%` without two hex digits, kept literally). `hash_unpadded` is True when `hash` was derived from the
+    download URL by `multimedia_commons_hash` (SQLite copy), so it may have fewer than 32 hex digits.
     """
 
     line_number: int
@@ -86,6 +107,7 @@ class YfccPhoto:
     download_url: str
     extension: str
     issues: tuple[str, ...] = ()
+    hash_unpadded: bool = False
 
 
 @dataclass(frozen=True)
@@ -231,28 +253,59 @@ def parse_line(raw: bytes, line_number: int) -> YfccPhoto | Skip:
     columns = line.rstrip("\r\n").split("\t")
     if len(columns) != NUM_COLUMNS:
         return Skip("wrong_column_count", line_number, f"{len(columns)} columns, expected {NUM_COLUMNS}")
-    marker = columns[MARKER].strip()
+    fields = _RawFields(
+        photo_id=columns[PHOTO_ID],
+        photo_hash=columns[PHOTO_HASH],
+        title=columns[TITLE],
+        description=columns[DESCRIPTION],
+        user_tags=columns[USER_TAGS],
+        download_url=columns[DOWNLOAD_URL],
+        extension=columns[EXTENSION],
+        marker=columns[MARKER],
+    )
+    return _photo_from_fields(fields, line_number, issues)
+
+
+@dataclass(frozen=True, slots=True)
+class _RawFields:
+    """The fields of one metadata record as stored: text still URL-encoded, values not yet checked."""
+
+    photo_id: str
+    photo_hash: str
+    title: str
+    description: str
+    user_tags: str
+    download_url: str
+    extension: str
+    marker: str
+    hash_unpadded: bool = False
+
+
+def _photo_from_fields(fields: _RawFields, line_number: int, issues: set[str]) -> YfccPhoto | Skip:
+    """Check the marker and photo id of one record and decode its text. The TSV and SQLite readers both use it."""
+    marker = fields.marker.strip()
     if marker == "1":
         return Skip("video", line_number)
     if marker != "0":
         return Skip("invalid_marker", line_number, f"marker {marker!r}, expected 0 (photo) or 1 (video)")
-    photo_id = columns[PHOTO_ID].strip()
+    photo_id = fields.photo_id.strip()
     if not photo_id.isdigit():
         return Skip("invalid_photo_id", line_number, f"photo id {photo_id!r} is not a decimal number")
 
-    title = url_decode(columns[TITLE], issues).strip()
-    description = strip_html(url_decode(columns[DESCRIPTION], issues))
-    tags = tuple(tag for tag in (url_decode(part, issues).strip() for part in columns[USER_TAGS].split(",")) if tag)
+    title = url_decode(fields.title, issues).strip()
+    description = strip_html(url_decode(fields.description, issues))
+    tags = tuple(tag for tag in (url_decode(part, issues).strip() for part in fields.user_tags.split(",")) if tag)
     return YfccPhoto(
         line_number=line_number,
         photo_id=photo_id,
-        hash=columns[PHOTO_HASH].strip(),
+        hash=fields.photo_hash.strip(),
         title=title,
         description=description,
         tags=tags,
-        download_url=columns[DOWNLOAD_URL].strip(),
-        extension=columns[EXTENSION].strip(),
+        download_url=fields.download_url.strip(),
+        extension=fields.extension.strip(),
         issues=tuple(sorted(issues)),
+        hash_unpadded=fields.hash_unpadded,
     )
 
 
@@ -272,17 +325,162 @@ def iter_lines(path: str | os.PathLike) -> Iterator[tuple[int, bytes]]:
         yield from enumerate(lines, start=1)
 
 
-def iter_metadata(path: str | os.PathLike, stats: ParseStats | None = None) -> Iterator[YfccPhoto]:
-    """Yield the photos of a metadata file in file order and record every line's outcome in `stats`.
+def is_sqlite(path: str | os.PathLike) -> bool:
+    """Return whether `path` is a SQLite database, judged by its first 16 bytes and not by its name."""
+    with open(path, "rb") as handle:
+        return handle.read(len(SQLITE_MAGIC)) == SQLITE_MAGIC
 
-    Nothing is logged per line. Call `stats.log_summary` when the iteration ends.
-    """
-    stats = ParseStats() if stats is None else stats
+
+def _check_not_compressed_sqlite(path: Path) -> None:
+    if path.suffix not in (".bz2", ".gz"):
+        return
+    with _open_binary(path) as handle:
+        if handle.read(len(SQLITE_MAGIC)) == SQLITE_MAGIC:
+            raise ValueError(
+                f"{path} is a compressed SQLite database. SQLite cannot read it compressed: decompress it and pass "
+                "the decompressed file"
+            )
+
+
+def _iter_results(path: str | os.PathLike) -> Iterator[YfccPhoto | Skip]:
+    """Yield the outcome of every record of a metadata file, TSV or SQLite (chosen by content)."""
+    path = Path(path)
+    if is_sqlite(path):
+        log.info("reading %s as the SQLite copy of the metadata (table %s)", path, SQLITE_TABLE)
+        yield from _iter_sqlite_results(path)
+        return
+    _check_not_compressed_sqlite(path)
     for line_number, raw in iter_lines(path):
-        result = parse_line(raw, line_number)
+        yield parse_line(raw, line_number)
+
+
+def _record_photos(results: Iterator[YfccPhoto | Skip], stats: ParseStats) -> Iterator[YfccPhoto]:
+    for result in results:
         stats.record(result)
         if isinstance(result, YfccPhoto):
             yield result
+
+
+def iter_metadata(path: str | os.PathLike, stats: ParseStats | None = None) -> Iterator[YfccPhoto]:
+    """Yield the photos of a metadata file in file order and record every line's outcome in `stats`.
+
+    The file is either the 25-column TSV (plain, `.bz2` or `.gz`) or the SQLite copy, recognised by its first
+    bytes. Nothing is logged per line. Call `stats.log_summary` when the iteration ends.
+    """
+    stats = ParseStats() if stats is None else stats
+    yield from _record_photos(_iter_results(path), stats)
+
+
+def multimedia_commons_hash(url: str) -> str:
+    """Return the Multimedia Commons hash of a photo: the md5 of its download URL, unpadded lower-case hex.
+
+    Each of the 16 digest bytes is written with `%x`, so a byte below 0x10 gives one digit and the hash can be
+    shorter than 32 digits.
+    """
+    # NOTE: this follows datadings (datadings/sets/YFCC100m_write.py, `yfcc_hash`). It was not checked against
+    # the S3 bucket here.
+    digest = hashlib.md5(url.encode("utf-8")).digest()
+    return "".join(f"{byte:x}" for byte in digest)
+
+
+def _sqlite_columns(connection: sqlite3.Connection, path: Path) -> dict[str, str]:
+    """Map each name of SQLITE_COLUMNS to the table's spelling of it. Raises ValueError for a missing one."""
+    issues: set[str] = set()
+    names = [_sqlite_text(row[1], issues) for row in connection.execute(f'PRAGMA table_info("{SQLITE_TABLE}")')]
+    if not names:
+        query = "SELECT name FROM sqlite_master WHERE type = 'table'"
+        tables = [_sqlite_text(row[0], issues) for row in connection.execute(query)]
+        raise ValueError(f"{path}: no table {SQLITE_TABLE!r} in this SQLite database. Its tables are {tables}")
+
+    found: dict[str, str] = {}
+    for name in names:
+        normalized = name.lower().replace("_", "")
+        canonical = _SQLITE_ALIASES.get(normalized, normalized)
+        if canonical in found:
+            raise ValueError(f"{path}: columns {found[canonical]!r} and {name!r} both match {canonical!r}")
+        found[canonical] = name
+
+    for canonical in SQLITE_COLUMNS:
+        if canonical not in found:
+            raise ValueError(
+                f"{path}: table {SQLITE_TABLE!r} has no column {canonical!r}, with or without underscores. "
+                f"Its columns are {names}"
+            )
+    return {canonical: found[canonical] for canonical in SQLITE_COLUMNS}
+
+
+def _sqlite_text(value: object, issues: set[str]) -> str:
+    """Return a SQLite value as text. NULL becomes "", and an integral REAL such as 12.0 becomes "12"."""
+    if value is None:
+        return ""
+    if isinstance(value, bytes):
+        try:
+            return value.decode("utf-8")
+        except UnicodeDecodeError:
+            issues.add("non_utf8")
+            return value.decode("utf-8", errors="replace")
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def _sqlite_record(row: tuple) -> YfccPhoto | Skip:
+    """Parse one row of the query in `_iter_sqlite_results`: rowid, then the columns of SQLITE_COLUMNS."""
+    issues: set[str] = set()
+    rowid, *values = row
+    photo_id, title, description, user_tags, download_url, extension, marker = (
+        _sqlite_text(value, issues) for value in values
+    )
+    fields = _RawFields(
+        photo_id=photo_id,
+        photo_hash=multimedia_commons_hash(download_url.strip()) if download_url.strip() else "",
+        title=title,
+        description=description,
+        user_tags=user_tags,
+        download_url=download_url,
+        extension=extension,
+        marker=marker,
+        hash_unpadded=True,
+    )
+    return _photo_from_fields(fields, rowid, issues)
+
+
+def _iter_sqlite_results(path: Path) -> Iterator[YfccPhoto | Skip]:
+    """Stream the rows of the SQLite copy in rowid order, with the rowid as line number."""
+    # Read-only, so a wrong path raises instead of creating an empty database. as_uri() escapes '?' and '#'.
+    connection = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+    # Bytes, so that invalid UTF-8 is repaired and counted like in the TSV instead of raising.
+    connection.text_factory = bytes
+    try:
+        columns = _sqlite_columns(connection, path)
+        selected = ", ".join('"' + columns[name].replace('"', '""') + '"' for name in SQLITE_COLUMNS)
+        # max(rowid) is read from the b-tree in O(log n); count(*) would scan 100M rows.
+        last_rowid = connection.execute(f'SELECT max(rowid) FROM "{SQLITE_TABLE}"').fetchone()[0]
+        cursor = connection.execute(f'SELECT rowid, {selected} FROM "{SQLITE_TABLE}" ORDER BY rowid')
+        with tqdm(total=last_rowid, desc=path.name, unit=" rows", mininterval=PROGRESS_INTERVAL_S) as progress:
+            while rows := cursor.fetchmany(SQLITE_FETCH_ROWS):
+                for row in rows:
+                    yield _sqlite_record(row)
+                progress.update(len(rows))
+    except sqlite3.DatabaseError as error:
+        raise ValueError(f"{path}: cannot read the SQLite database ({error})") from error
+    finally:
+        connection.close()
+
+
+def iter_sqlite_metadata(path: str | os.PathLike, stats: ParseStats | None = None) -> Iterator[YfccPhoto]:
+    """Yield the photos of the SQLite copy of the metadata (table yfcc100m_dataset) in rowid order.
+
+    Each row's outcome is recorded in `stats`, with the rowid as `line_number`. Rows are skipped for the same
+    reasons as TSV lines (`video`, `invalid_marker`, `invalid_photo_id`). The copy has no hash column, so `hash`
+    is `multimedia_commons_hash(download_url)`, or "" when the URL is empty. Raises ValueError when the file is
+    not SQLite, lacks the table or lacks a column of SQLITE_COLUMNS.
+    """
+    path = Path(path)
+    if not is_sqlite(path):
+        raise ValueError(f"{path} is not a SQLite database: it does not start with {SQLITE_MAGIC!r}")
+    stats = ParseStats() if stats is None else stats
+    yield from _record_photos(_iter_sqlite_results(path), stats)
 
 
 def check_url_template(template: str) -> frozenset[str]:
@@ -315,8 +513,14 @@ def render_url(template: str, photo: YfccPhoto, names: frozenset[str]) -> str | 
         "download_url": photo.download_url,
         "extension": photo.extension,
     }
-    if names & _HASH_FIELDS and not _PHOTO_HASH.fullmatch(photo.hash):
-        return Skip("invalid_hash", photo.line_number, f"hash {photo.hash!r} is not 32 lower-case hex digits")
+    if names & _HASH_FIELDS:
+        if photo.hash_unpadded and not photo.hash:
+            return Skip("empty_download_url", photo.line_number, "no download URL to derive the hash from")
+        # A hash from the TSV must have 32 digits. One derived from the URL is unpadded, so it has 16 to 32.
+        pattern, expected = (_UNPADDED_HASH, "16 to 32") if photo.hash_unpadded else (_PHOTO_HASH, "32")
+        if not pattern.fullmatch(photo.hash):
+            detail = f"hash {photo.hash!r} is not {expected} lower-case hex digits"
+            return Skip("invalid_hash", photo.line_number, detail)
     for name in sorted(names):
         if not values[name]:
             return Skip(f"empty_{name}", photo.line_number)
@@ -337,6 +541,7 @@ def write_download_list(
 ) -> ParseStats:
     """Write the img2dataset URL list for the photos of a metadata file and return the counts of every outcome.
 
+    The metadata file is the 25-column TSV or its SQLite copy, recognised by content (see `iter_metadata`).
     `out_tsv` is a tab-separated file with the header photo_id, url, title, description, tags. Text is decoded.
     Tags are joined by commas, and a comma inside a tag becomes a space. `url_template` is a str.format string
     over URL_FIELDS, for example MULTIMEDIA_COMMONS_URL_TEMPLATE or FLICKR_URL_TEMPLATE. A photo whose template
@@ -352,8 +557,7 @@ def write_download_list(
     with atomic_open(out_tsv, "w", encoding="utf-8", newline="") as handle:
         writer = csv.writer(handle, delimiter="\t", lineterminator="\n", quoting=csv.QUOTE_MINIMAL)
         writer.writerow(DOWNLOAD_LIST_COLUMNS)
-        for line_number, raw in iter_lines(metadata_path):
-            result = parse_line(raw, line_number)
+        for result in _iter_results(metadata_path):
             if isinstance(result, YfccPhoto):
                 url = render_url(url_template, result, names)
                 if isinstance(url, Skip):

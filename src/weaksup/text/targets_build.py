@@ -1,7 +1,10 @@
-"""Targets of every photo for one dictionary, built from the tokens of all shards.
+"""Targets of every photo for one dictionary, built from the tokens of all shards in one process.
 
 The target of a photo is the bag of its dictionary words (Joulin et al. 2016), stored as the sorted unique class
 ids of those words, where the class id of a word is its position in the dictionary file.
+
+`build_targets` keeps the targets of the whole corpus in memory while it reads the tokens.
+`weaksup.text.sharded_targets` writes the same file from per-shard parts, so that no job keeps all tokens in memory.
 """
 
 from __future__ import annotations
@@ -10,7 +13,7 @@ import logging
 import os
 from array import array
 from pathlib import Path
-from typing import Sequence
+from typing import Mapping, Sequence
 
 import numpy as np
 from tqdm import tqdm
@@ -39,10 +42,7 @@ def build_targets(
     words = array("i")
     split = array("b")
     for path in tokens_paths:
-        for _, photo_split, tokens in tqdm(read_tokens(path), desc=f"targets {Path(path).name}", unit=" photos"):
-            words.extend(sorted({class_ids[token] for token in tokens if token in class_ids}))
-            indptr.append(len(words))
-            split.append(photo_split)
+        append_photo_targets(path, class_ids, indptr, words, split)
 
     indptr_array = np.array(indptr, dtype=np.int64)
     words_array = np.array(words, dtype=np.int32)
@@ -57,11 +57,26 @@ def build_targets(
         num_classes=len(dictionary),
     )
     targets.save(out_npz)
-    _log_summary(targets, dictionary, out_npz)
+    log_targets_summary(targets, dictionary, out_npz)
     return targets
 
 
-def _log_summary(targets: Targets, dictionary: Sequence[str], out_npz: str | os.PathLike) -> None:
+def append_photo_targets(
+    tokens_tsv: str | os.PathLike, class_ids: Mapping[str, int], indptr: array, words: array, split: array
+) -> None:
+    """Append the targets and the split of every photo of one tokens TSV, in file order, to CSR arrays.
+
+    `indptr` must already end with `len(words)`, as it does after `array("q", [0])` and after every call.
+    """
+    photos = tqdm(read_tokens(tokens_tsv), desc=f"targets {Path(tokens_tsv).name}", unit=" photos")
+    for _, photo_split, tokens in photos:
+        words.extend(sorted({class_ids[token] for token in tokens if token in class_ids}))
+        indptr.append(len(words))
+        split.append(photo_split)
+
+
+def log_targets_summary(targets: Targets, dictionary: Sequence[str], out_npz: str | os.PathLike) -> None:
+    """Log the photos per split and targets per photo of a Targets file, and warn about words without photos."""
     target_counts = targets.target_counts()
     split_sizes = ", ".join(
         f"{name} {np.count_nonzero(targets.split == number)}" for number, name in enumerate(SPLIT_NAMES)
