@@ -63,7 +63,7 @@ def run_snakemake(*args, cwd=ROOT):
 
 
 def test_paper_dag_builds_without_data(tmp_path):
-    result = run_snakemake("-n", "--quiet", "rules", "all", "--configfile", str(ROOT / "config/config.yaml"),
+    result = run_snakemake("-n", "all", "--quiet", "rules", "--configfile", str(ROOT / "config/config.yaml"),
                            cwd=tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
     for rule in ("download_yfcc_metadata", "train", "download_transfer_archive", "transfer_probe", "table2",

@@ -49,7 +49,7 @@ def test_dictionary_too_small_vocabulary(counts_path, tmp_path):
     assert "K=4" in message
     assert "N=5" in message
     assert "8 distinct training words" in message
-    assert "lower K or the number of dropped words N" in message
+    assert "lower K in text.dictionary_sizes or N in text.drop_most_frequent" in message
     assert not out.exists()
 
 

@@ -27,8 +27,8 @@ def job_counts(output):
 @pytest.mark.slow
 def test_slurm_profile_builds_same_dag(tmp_path):
     pytest.importorskip("snakemake_executor_plugin_slurm")
-    plain = job_counts(dry_run(tmp_path, "--quiet", "rules", "all"))
-    with_profile = job_counts(dry_run(tmp_path, "--profile", str(ROOT / "profiles/slurm"), "--quiet", "rules", "all"))
+    plain = job_counts(dry_run(tmp_path, "all", "--quiet", "rules"))
+    with_profile = job_counts(dry_run(tmp_path, "all", "--profile", str(ROOT / "profiles/slurm"), "--quiet", "rules"))
 
     assert with_profile == plain
     assert int(plain["total"]) > 2000

@@ -1,4 +1,5 @@
 import csv
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -154,7 +155,6 @@ def test_corpus_stats_rows(tmp_path):
     assert large["photos_without_targets"] == 2
     assert large["avg_targets_per_photo"] == 0.8
     assert large["avg_targets_per_photo_with_targets"] == pytest.approx(1.3333, abs=1e-4)
-    assert small["paper_avg_targets"] is None
 
 
 def _save_targets(path, num_classes, indptr, words, split):
@@ -164,20 +164,28 @@ def _save_targets(path, num_classes, indptr, words, split):
 
 
 def test_corpus_stats_paper_values(tmp_path):
+    from weaksup.paper import annotate_table, load_paper_results
+
     counts = tmp_path / "counts.tsv"
     write_counts({"sea": 3, "sky": 1}, counts)
     for size in (1_000, 10_000, 100_000, 500):
         _save_targets(tmp_path / f"targets-{size}.npz", size, [0, 2, 2], [0, 5], [TRAIN, TEST])
     targets = {size: tmp_path / f"targets-{size}.npz" for size in (1_000, 10_000, 100_000, 500)}
+    paper = load_paper_results(Path(__file__).parents[1] / "config/paper_results.yaml")
 
-    yfcc_rows = corpus_stats_rows("yfcc100m", counts, targets, drop_most_frequent=500)
-    other_rows = corpus_stats_rows("demo", counts, targets, drop_most_frequent=500)
+    for source, name in (("yfcc100m", "yfcc.csv"), ("demo", "demo.csv")):
+        write_corpus_stats(corpus_stats_rows(source, counts, targets, drop_most_frequent=500), tmp_path / name)
+        annotate_table(tmp_path / name, "corpus_stats", paper, source, f"{source} corpus")
+    yfcc_rows = list(csv.DictReader(open(tmp_path / "yfcc.csv", newline="", encoding="utf-8")))
+    demo_rows = list(csv.DictReader(open(tmp_path / "demo.csv", newline="", encoding="utf-8")))
 
-    assert [row["K"] for row in yfcc_rows] == [500, 1_000, 10_000, 100_000]
-    assert [row["paper_avg_targets"] for row in yfcc_rows] == [None, 3.72, 5.62, 6.81]
-    assert [row["paper_avg_targets"] for row in other_rows] == [None, None, None, None]
-    assert yfcc_rows[0]["avg_targets_per_photo"] == 1.0
-    assert yfcc_rows[0]["test_photos"] == 1
+    assert [row["K"] for row in yfcc_rows] == ["500", "1000", "10000", "100000"]
+    assert [row["paper_avg_targets_per_photo"] for row in yfcc_rows] == ["", "3.72", "5.62", "6.81"]
+    assert yfcc_rows[1]["avg_targets_per_photo_minus_paper"] == str(round(1.0 - 3.72, 4))
+    assert "paper_avg_targets_per_photo" not in demo_rows[0]
+    assert demo_rows[0]["corpus_description"] == "demo corpus"
+    assert yfcc_rows[0]["avg_targets_per_photo"] == "1.0"
+    assert yfcc_rows[0]["test_photos"] == "1"
 
 
 def test_corpus_stats_wrong_size(tmp_path):
@@ -195,5 +203,4 @@ def test_write_corpus_stats(tmp_path):
     with open(out, newline="", encoding="utf-8") as handle:
         rows = list(csv.DictReader(handle))
     assert [row["K"] for row in rows] == ["1", "2"]
-    assert rows[0]["paper_avg_targets"] == ""
     assert rows[1]["avg_targets_per_photo"] == "0.8"

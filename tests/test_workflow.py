@@ -1,12 +1,14 @@
 """One tiny end-to-end Snakemake run of the demo chain: corpus, text, training, baselines, transfer, embeddings, tables, figures."""
 
 import csv
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 import yaml
+from PIL import Image
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -85,10 +87,46 @@ def test_demo_chain_writes_every_target(tmp_path):
     assert {row["source"] for row in table4} == {"alexnet-K20-multiclass-nall", "alexnet-K20-one_vs_all-nall",
                                                  "word2vec-K20"}
     for number in (5, 6, 7):
-        assert (tmp_path / f"results/table{number}.csv").read_text().startswith("corpus,source")
+        assert (tmp_path / f"results/table{number}.csv").read_text().startswith("corpus,corpus_description,source")
     metrics = tmp_path / "data/models/tiny/alexnet-K20-multiclass-nall/run/metrics.jsonl"
     assert metrics.read_text().count("\n") == 2
     assert (tmp_path / "logs/tiny/train/alexnet-K20-multiclass-nall.log").stat().st_size > 0
 
     rerun = snakemake(tmp_path, config_path, "all", "-n")
     assert "Nothing to be done" in rerun.stdout + rerun.stderr
+
+    summary = (tmp_path / "results/SUMMARY.md").read_text()
+    assert "not comparable with the paper" in summary
+    assert "## Transfer learning" in summary
+    check_report(tmp_path, config_path)
+
+
+RESULT_FILES = ["corpus_stats.csv", "SUMMARY.md", *(f"table{n}.csv" for n in range(1, 8)),
+                *(f"{stem}.png" for stem in ("figure1_photos", "figure2_word_prediction", "figure2_voc_vs_size",
+                                             "figure3_top_photos", "figure4_tsne", "figure5_transfer_vs_size",
+                                             "figure6_word_tsne"))]
+
+
+def check_report(workdir, config_path):
+    """Build the Snakemake report and check that it lists every table and figure; with Chromium installed, also
+    render it headless and check that the screenshot is not blank."""
+    report = workdir / "results/report.html"
+    result = snakemake(workdir, config_path, "--report", str(report))
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    html = report.read_text(encoding="utf-8")
+    for name in RESULT_FILES:
+        assert name in html, name
+
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    if chromium is None:
+        return
+    screenshot = workdir / "report.png"
+    command = [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+               "--disable-component-update", "--disable-sync", "--no-first-run", f"--user-data-dir={workdir / 'chrome'}",
+               "--window-size=1200,900", "--virtual-time-budget=10000", f"--screenshot={screenshot}",
+               report.as_uri()]
+    subprocess.run(command, capture_output=True, timeout=120)
+    image = Image.open(screenshot).convert("L")
+    assert image.size == (1200, 900)
+    # A page that failed to render is one flat colour.
+    assert max(image.getextrema()) - min(image.getextrema()) > 100

@@ -46,6 +46,11 @@ def load_checkpoint(run_dir: str | os.PathLike, map_location: str | torch.device
     Raises ValueError when the file is of another format version or lacks a key, rather than resuming partially.
     """
     path = checkpoint_path(run_dir)
+    # A job killed while writing a checkpoint leaves its temporary file (see weaksup.atomic), as large as a
+    # checkpoint; nothing else writes these names, and no rank writes before the run has loaded its checkpoint.
+    for stale in path.parent.glob(f".{path.name}.*.tmp"):
+        stale.unlink(missing_ok=True)
+        log.info("removed %s, left by a job that was killed while writing a checkpoint", stale)
     if not path.exists():
         log.info("no checkpoint at %s: starting a new run", path)
         return None

@@ -18,12 +18,39 @@ STD_FLOOR = 1e-6
 
 
 def decode_rgb(data: bytes) -> Image.Image:
-    """Decode image bytes to an RGB PIL image; raises `PIL.UnidentifiedImageError` or `OSError` on bad data."""
-    image = Image.open(io.BytesIO(data))
+    """Decode image bytes to an RGB PIL image.
+
+    Raises `PIL.UnidentifiedImageError` for data that is not an image (an empty file too), `OSError` for a
+    truncated or corrupt one (some format plugins raise `SyntaxError` or `ValueError` instead), and
+    `PIL.Image.DecompressionBombError` for one with more pixels than `PIL.Image.MAX_IMAGE_PIXELS`.
+    """
+    try:
+        image = Image.open(io.BytesIO(data))
+    except Image.DecompressionBombError as error:
+        # Pillow's message names twice the limit, the threshold at which it raises.
+        raise Image.DecompressionBombError(
+            f"{error} PIL.Image.MAX_IMAGE_PIXELS is {Image.MAX_IMAGE_PIXELS}. Raise it to accept larger images"
+        ) from None
+    _check_pixel_count(image)
     image.load()
     if image.mode != "RGB":
         image = _to_rgb(image)
     return image
+
+
+def _check_pixel_count(image: Image.Image) -> None:
+    """Raise DecompressionBombError before decoding an image with more pixels than `PIL.Image.MAX_IMAGE_PIXELS`.
+
+    Pillow (13.0) raises this error itself only above twice the limit and merely warns between one and two times
+    it, which would let such an image through.
+    """
+    limit = Image.MAX_IMAGE_PIXELS
+    width, height = image.size
+    if limit and width * height > limit:
+        raise Image.DecompressionBombError(
+            f"{width}x{height} image has {width * height} pixels, more than PIL.Image.MAX_IMAGE_PIXELS = {limit} "
+            "(a possible decompression bomb). Raise that limit to accept larger images"
+        )
 
 
 def _to_rgb(image: Image.Image) -> Image.Image:

@@ -24,7 +24,7 @@ def nested_train_subset(targets: Targets, size: int, seed: int) -> np.ndarray:
     if not 0 < size <= len(train):
         raise ValueError(
             f"training-set size {size} is invalid: the training split has {len(train)} photos; "
-            f"use sizes between 1 and {len(train)} in the config's size sweep"
+            f"set training.size_sweep.train_photos to sizes between 1 and {len(train)}"
         )
     order = np.random.default_rng(seed).permutation(len(train))
     return np.sort(train[order[:size]])

@@ -63,6 +63,24 @@ wildcard_constraints:
     benchmark="[a-z0-9_]+",
 
 
+PAPER_RESULTS = str(Path(workflow.basedir) / "config/paper_results.yaml")
+
+
+def corpus_description():
+    """One line that says which corpus and scale produced the results, written into every table."""
+    if SOURCE == "yfcc100m":
+        return f"{CORPUS}: YFCC100M, the paper's corpus"
+    if SOURCE == "demo":
+        photos = config["corpus"]["demo"]["photos"]
+        return (f"{CORPUS}: the bundled demo corpus of {photos:,} synthetic emoji photos with multilingual captions, "
+                "not YFCC100M; its numbers are not comparable with the paper's")
+    return f"{CORPUS}: a {SOURCE} corpus, not YFCC100M; its numbers are not comparable with the paper's"
+
+
+# Params of every rule that writes a result table: the paper's numbers and the corpus description.
+TABLE_PARAMS = dict(paper=PAPER_RESULTS, corpus_source=SOURCE, corpus_description=corpus_description())
+
+
 def corpus_files(suffix):
     return expand(f"{CORPUS_DIR}/shard-{{shard}}{suffix}", shard=SHARDS)
 
@@ -164,4 +182,15 @@ def all_targets():
     transfer = TRANSFER_OUTPUTS if TRANSFER else []
     embeddings = EMBEDDING_OUTPUTS if EMBEDDINGS else []
     downloads = ["results/download_stats.csv"] if SOURCE == "yfcc100m" else []
-    return [*downloads, "results/corpus_stats.csv", "results/table1.csv", *figures, *transfer, *embeddings]
+    return [*downloads, "results/corpus_stats.csv", "results/table1.csv", *figures, *transfer, *embeddings,
+            "results/SUMMARY.md"]
+
+
+def summary_tables():
+    """The result tables that the summary page reads, by name."""
+    tables = {"corpus_stats": "results/corpus_stats.csv", "table1": "results/table1.csv"}
+    if TRANSFER:
+        tables.update(table2="results/table2.csv", table3="results/table3.csv")
+    if EMBEDDINGS:
+        tables.update(table4="results/table4.csv", table6="results/table6.csv")
+    return tables

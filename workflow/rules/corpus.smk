@@ -147,6 +147,7 @@ if SOURCE in ("yfcc100m", "webdataset"):
         params:
             image_size=config["corpus"]["image_size"],
             num_shards=len(SHARDS),
+            max_skipped_fraction=config["corpus"].get("max_skipped_fraction"),
             input_dir=IMAGES_DIR if SOURCE == "yfcc100m" else config["corpus"]["webdataset"]["path"],
         log:
             f"{LOG_DIR}/corpus/shard-{{shard}}.log",
@@ -171,6 +172,7 @@ if SOURCE == "folder":
         params:
             image_size=config["corpus"]["image_size"],
             num_shards=len(SHARDS),
+            max_skipped_fraction=config["corpus"].get("max_skipped_fraction"),
         log:
             f"{LOG_DIR}/corpus/shard-{{shard}}.log",
         benchmark:

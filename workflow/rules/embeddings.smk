@@ -156,7 +156,9 @@ for number, caption in ((4, "analogies"), (5, "similarity"), (6, "translation"),
             report(f"results/table{number}.csv", caption=f"../report/table{number}.rst",
                    category="Experiment 3: word embeddings"),
         params:
+            **TABLE_PARAMS,
             table=f"table{number}",
+            table_id=f"table{number}",
         log:
             f"{LOG_DIR}/tables/table{number}.log",
         localrule: True

@@ -57,6 +57,8 @@ rule table1:
             category="Experiment 1: word prediction",
         ),
     params:
+        **TABLE_PARAMS,
+        table_id="table1",
         corpus=CORPUS,
     log:
         f"{LOG_DIR}/evaluate/table1.log",
@@ -65,3 +67,19 @@ rule table1:
         WEAKSUP_ENV
     script:
         "../scripts/table1.py"
+
+
+rule summary:
+    input:
+        **summary_tables(),
+    output:
+        report("results/SUMMARY.md", caption="../report/summary.rst", category="Summary"),
+    params:
+        **TABLE_PARAMS,
+    log:
+        f"{LOG_DIR}/summary.log",
+    localrule: True
+    conda:
+        WEAKSUP_ENV
+    script:
+        "../scripts/summary.py"

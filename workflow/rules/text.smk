@@ -101,6 +101,8 @@ rule corpus_stats:
             category="Corpus",
         ),
     params:
+        **TABLE_PARAMS,
+        table_id="corpus_stats",
         corpus=CORPUS,
         dictionary_sizes=DICTIONARY_SIZES,
         drop_most_frequent=config["text"]["drop_most_frequent"],

@@ -175,6 +175,8 @@ rule table3:
     output:
         report("results/table3.csv", caption="../report/table3.rst", category="Experiment 2: transfer learning"),
     params:
+        **TABLE_PARAMS,
+        table_id="table3",
         table="table3",
         corpus=CORPUS,
     log:
@@ -192,6 +194,8 @@ rule table2:
     output:
         report("results/table2.csv", caption="../report/table2.rst", category="Experiment 2: transfer learning"),
     params:
+        **TABLE_PARAMS,
+        table_id="table2",
         table="table2",
         corpus=CORPUS,
     log:

@@ -13,5 +13,6 @@ stats = build_shard_from_folder(
     num_shards=snakemake.params.num_shards,
     image_size=snakemake.params.image_size,
     captions_file=Path(captions) if captions else None,
+    max_skipped_fraction=snakemake.params.max_skipped_fraction,
 )
 write_json(snakemake.output.stats, stats)

@@ -21,8 +21,10 @@ import re
 from collections import Counter
 from pathlib import Path
 
+from PIL import Image
 from tqdm import tqdm
 
+from weaksup.corpus.quality import check_skipped_fraction, image_skip_counts
 from weaksup.corpus.shards import PhotoText, ShardWriter
 from weaksup.corpus.webdataset import IMAGE_ERRORS
 from weaksup.images import decode_rgb, encode_jpeg
@@ -40,6 +42,10 @@ EXAMPLES_KEPT = 10
 PROGRESS_INTERVAL_S = 30.0
 
 _ID_SEPARATORS = re.compile(r"[/.\s]")
+
+# Image skips of one shard's photos, checked against the shard's photo count. `missing_image` (a caption naming
+# no image file) concerns the whole folder and is checked against the folder's photo count.
+SHARD_SKIP_REASONS = ("corrupt_image", "image_too_large")
 
 
 def photo_id_for(relative_path: str) -> str:
@@ -222,6 +228,18 @@ def shard_range(num_photos: int, shard_index: int, num_shards: int) -> tuple[int
     return num_photos * shard_index // num_shards, num_photos * (shard_index + 1) // num_shards
 
 
+def _encode_photo(root: Path, path: str, image_size: int, stats: Counter, examples: dict) -> bytes | None:
+    """Return the stored JPEG of one image, or None after counting why it is skipped."""
+    where = str(root / path)
+    try:
+        return encode_jpeg(decode_rgb((root / path).read_bytes()), image_size)
+    except Image.DecompressionBombError as error:
+        _warn(stats, examples, "image_too_large", where, f"skipped: {error}")
+    except IMAGE_ERRORS as error:
+        _warn(stats, examples, "corrupt_image", where, f"skipped: {type(error).__name__}: {error}")
+    return None
+
+
 def build_shard_from_folder(
     root: str | os.PathLike,
     out_tar: str | os.PathLike,
@@ -229,19 +247,28 @@ def build_shard_from_folder(
     num_shards: int,
     image_size: int,
     captions_file: str | os.PathLike | None = None,
+    max_skipped_fraction: float | None = None,
 ) -> dict:
     """Write corpus shard `shard_index` of `num_shards` from an image folder and return the outcome counts.
 
     The shard takes a contiguous range of the sorted photos of `list_photos`, rescaled to image_size x image_size.
-    Unreadable or corrupt images are counted as `corrupt_image`, logged with their path and skipped. The caption
+    Unreadable or corrupt images are counted as `corrupt_image`, images with more pixels than
+    `PIL.Image.MAX_IMAGE_PIXELS` as `image_too_large`, and both are logged with their path and skipped. The caption
     counts of `list_photos` cover the whole folder, because every shard job reads all captions. `examples` lists
     the first locations of each problem.
+
+    With `max_skipped_fraction` set, ValueError is raised and no shard files are written when more than that
+    fraction of the shard's images is skipped, or of the folder's captioned images is missing (see
+    `weaksup.corpus.quality`). None disables the check.
     """
     root = Path(root)
     stats: Counter = Counter()
     examples: dict[str, list[str]] = {}
     photos = list_photos(root, captions_file, stats, examples)
     _check_unique_ids(photos)
+    if max_skipped_fraction is not None:
+        missing = image_skip_counts(stats, ("missing_image",))
+        check_skipped_fraction(str(captions_file or root), len(photos), missing, max_skipped_fraction, examples)
     start, end = shard_range(len(photos), shard_index, num_shards)
     if start == end:
         log.warning("shard %d of %d is empty: the folder has only %d images", shard_index, num_shards, len(photos))
@@ -249,13 +276,15 @@ def build_shard_from_folder(
     progress = tqdm(photos[start:end], desc=Path(out_tar).name, unit=" photos", mininterval=PROGRESS_INTERVAL_S)
     with ShardWriter(out_tar) as writer:
         for path, caption in progress:
-            try:
-                jpeg = encode_jpeg(decode_rgb((root / path).read_bytes()), image_size)
-            except IMAGE_ERRORS as error:
-                _warn(stats, examples, "corrupt_image", str(root / path), f"skipped: {type(error).__name__}: {error}")
+            jpeg = _encode_photo(root, path, image_size, stats, examples)
+            if jpeg is None:
                 continue
             writer.write(PhotoText(photo_id_for(path), title=caption), jpeg)
             stats["written"] += 1
+        if max_skipped_fraction is not None:
+            # Inside the block, so that a failed check leaves no shard files behind.
+            skipped = image_skip_counts(stats, SHARD_SKIP_REASONS)
+            check_skipped_fraction(str(out_tar), stats["written"], skipped, max_skipped_fraction, examples)
 
     log.info("wrote %d photos (%d to %d of %d) to %s", stats["written"], start, end, len(photos), out_tar)
     return {"photos_in_folder": len(photos), "start": start, "end": end, "written": 0, **stats, "examples": examples}

@@ -24,6 +24,7 @@ from typing import Iterator, Sequence
 from PIL import Image
 from tqdm import tqdm
 
+from weaksup.corpus.quality import check_skipped_fraction, image_skip_counts
 from weaksup.corpus.shards import TAG_SEPARATOR, PhotoText, ShardWriter
 from weaksup.images import decode_rgb, encode_jpeg
 
@@ -229,6 +230,9 @@ def _add_sample(
 
     try:
         jpeg = encode_jpeg(decode_rgb(sample.image), image_size)
+    except Image.DecompressionBombError as error:
+        tally.add("image_too_large", sample.name, str(error))
+        return
     except IMAGE_ERRORS as error:
         tally.add("corrupt_image", sample.name, f"{type(error).__name__}: {error}")
         return
@@ -242,15 +246,23 @@ def _add_sample(
 
 
 def build_shard_from_webdataset(
-    input_tars: Sequence[str | os.PathLike], out_tar: str | os.PathLike, image_size: int
+    input_tars: Sequence[str | os.PathLike],
+    out_tar: str | os.PathLike,
+    image_size: int,
+    max_skipped_fraction: float | None = None,
 ) -> dict:
     """Write one corpus shard from img2dataset tars, read in the given order, and return the outcome counts.
 
     Each image is rescaled to image_size x image_size. The returned dict has `written` and one count per skip or
-    repair: `corrupt_image`, `missing_image`, `download_failed` (a json whose status is not "success", with no
-    image), `duplicate_key` (photo id already written, or key repeated in a tar), `invalid_photo_id`, `invalid_json`, `duplicate_member`,
-    `ignored_member`, `non_utf8_text`, and `missing_text` (photos kept with empty text). `examples` names the first
-    samples of each outcome as `TAR:KEY`.
+    repair: `corrupt_image`, `image_too_large` (more pixels than `PIL.Image.MAX_IMAGE_PIXELS`), `missing_image`,
+    `download_failed` (a json whose status is not "success", with no image), `duplicate_key` (photo id already
+    written, or key repeated in a tar), `invalid_photo_id`, `invalid_json`, `duplicate_member`, `ignored_member`,
+    `non_utf8_text`, and `missing_text` (photos kept with empty text). `examples` names the first samples of each
+    outcome as `TAR:KEY`.
+
+    With `max_skipped_fraction` set, ValueError is raised and no shard files are written when the image skips
+    (`weaksup.corpus.quality.IMAGE_SKIP_REASONS`) exceed that fraction of the samples written or skipped for them.
+    None disables the check.
     """
     input_tars = [Path(path) for path in input_tars]
     out_tar = Path(out_tar)
@@ -266,6 +278,13 @@ def build_shard_from_webdataset(
             for sample in _iter_samples(tar_path, tally):
                 _add_sample(sample, writer, image_size, written_ids, tally)
                 progress.update()
+        if max_skipped_fraction is not None:
+            # Inside the block, so that a failed check leaves no shard files behind.
+            # NOTE: weaksup.corpus.fetch leaves failed downloads out of its tars, so they are not counted here;
+            # results/download_stats.csv counts them.
+            skipped = image_skip_counts(tally.counts)
+            check_skipped_fraction(str(out_tar), tally.counts["written"], skipped, max_skipped_fraction,
+                                   tally.examples)
 
     stats = {"input_tars": [str(path) for path in input_tars], "written": 0, **tally.counts}
     stats["examples"] = tally.examples

@@ -86,9 +86,12 @@ def _draw_panel(axes, points: list[tuple[float, float, float]], baselines: dict[
     sizes, means, stds = zip(*points)
     axes.plot(sizes, means, marker="o", color="C3", label=f"weakly supervised {arch} ({loss})")
     for sign in (-1, 1):
-        axes.plot(sizes, [m + sign * s for m, s in zip(means, stds)], color="C3", linestyle="--", linewidth=0.8)
+        axes.plot(sizes, [m + sign * s for m, s in zip(means, stds)], color="C3", linestyle="--", linewidth=0.8,
+                  label="± 1 standard deviation over runs" if sign > 0 else None)
     for index, (label, value) in enumerate(sorted(baselines.items())):
         axes.axhline(value, color=f"C{index}", linestyle="-.", linewidth=1.1, label=label)
     set_size_axis(axes, sizes, "training photos of the corpus (log scale)")
     axes.grid(True, which="major", alpha=0.3)
-    axes.legend(loc="best", fontsize=7)
+    # Room above and below, so that a baseline at the edge of the data stays visible and the legend fits.
+    axes.margins(y=0.12)
+    axes.legend(loc="best", fontsize=7, framealpha=0.6)

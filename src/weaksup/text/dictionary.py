@@ -102,7 +102,7 @@ def build_dictionary(
         raise ValueError(
             f"{counts_path} has {distinct_words} distinct training words, but a dictionary of K={size} words after "
             f"dropping the N={drop_most_frequent} most frequent needs at least {drop_most_frequent + size}; "
-            f"lower K or the number of dropped words N, or use a larger corpus"
+            f"lower K in text.dictionary_sizes or N in text.drop_most_frequent, or use a larger corpus"
         )
     _check_unique([word for word, _ in ranked], counts_path)
 

@@ -15,11 +15,6 @@ from weaksup.text.dictionary import read_counts
 
 log = logging.getLogger(__name__)
 
-# Average number of targets per photo on YFCC100M after dropping the 500 most common words, by dictionary size K
-# (Joulin et al. 2016, "Learning Visual Features from Large Weakly Supervised Data", Section 3).
-PAPER_AVG_TARGETS = {1_000: 3.72, 10_000: 5.62, 100_000: 6.81}
-PAPER_CORPUS = "yfcc100m"
-
 STATS_COLUMNS = (
     "corpus",
     "K",
@@ -32,7 +27,6 @@ STATS_COLUMNS = (
     "photos_without_targets",
     "avg_targets_per_photo",
     "avg_targets_per_photo_with_targets",
-    "paper_avg_targets",
 )
 
 
@@ -49,8 +43,8 @@ def corpus_stats_rows(
     """Return one statistics row per dictionary size K, in increasing K, with the columns of STATS_COLUMNS.
 
     `counts_path` is the merged training counts TSV and `targets_by_size` maps K to its targets `.npz`. Averages
-    are rounded to 4 decimals, and an average over no photos is None. `paper_avg_targets` is the value of Joulin et
-    al. 2016 for the yfcc100m corpus at K = 1,000, 10,000 and 100,000, and None otherwise.
+    are rounded to 4 decimals, and an average over no photos is None. The paper's values are added by
+    `weaksup.paper.annotate_table`.
     """
     distinct_training_words = sum(1 for _ in read_counts(counts_path))
     rows = []
@@ -60,7 +54,6 @@ def corpus_stats_rows(
             raise ValueError(f"{targets_by_size[size]} has K={targets.num_classes} classes but is listed for K={size}")
 
         target_counts = targets.target_counts()
-        paper_value = PAPER_AVG_TARGETS.get(size) if corpus_name == PAPER_CORPUS else None
         rows.append({
             "corpus": corpus_name,
             "K": size,
@@ -73,7 +66,6 @@ def corpus_stats_rows(
             "photos_without_targets": int(np.count_nonzero(target_counts == 0)),
             "avg_targets_per_photo": _mean(target_counts),
             "avg_targets_per_photo_with_targets": _mean(target_counts[target_counts > 0]),
-            "paper_avg_targets": paper_value,
         })
     return rows
 
