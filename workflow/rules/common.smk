@@ -72,9 +72,10 @@ def corpus_description():
         return f"{CORPUS}: YFCC100M, the paper's corpus"
     if SOURCE == "demo":
         photos = config["corpus"]["demo"]["photos"]
-        return (f"{CORPUS}: the bundled demo corpus of {photos:,} synthetic emoji photos with multilingual captions, "
-                "not YFCC100M; its numbers are not comparable with the paper's")
-    return f"{CORPUS}: a {SOURCE} corpus, not YFCC100M; its numbers are not comparable with the paper's"
+        # No commas, so that the CSV cell reads without quotes.
+        return (f"{CORPUS}: the bundled demo corpus of {photos} synthetic emoji photos with multilingual captions "
+                "- not YFCC100M and not comparable with the paper's numbers")
+    return f"{CORPUS}: a {SOURCE} corpus - not YFCC100M and not comparable with the paper's numbers"
 
 
 # Params of every rule that writes a result table: the paper's numbers and the corpus description.
