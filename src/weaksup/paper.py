@@ -2,7 +2,7 @@
 
 Joulin et al. (ECCV 2016) report results on YFCC100M. A table row gets the paper's value and the difference only
 when it comes from a corpus of the paper's source (yfcc100m) and matches an entry's row description; every row gets
-a `corpus_description` column that says plainly which corpus and scale produced it.
+a `corpus_description` column that names the corpus and scale that produced it.
 """
 
 from __future__ import annotations

@@ -4,9 +4,9 @@ Tables 2 and 3, Figures 2 right and 5).
 In every run (see `weaksup.transfer.protocol`), an L2-regularised logistic regression is fitted on the training
 images for every C of a grid, the C with the best validation score is kept, and its probe is scored once on the
 test images. Multiclass datasets get the multinomial probe and accuracy. Multi-label datasets get one binary probe
-per class and, per class, the Pascal VOC 2007 average precision (mean of the interpolated precision at the 11
-recalls 0, 0.1, ..., 1) and the area under the precision-recall curve (scikit-learn's `average_precision_score`);
-labels marked "difficult" are left out for their class, as the VOC 2007 evaluation does. The regulariser of a
+per class. Each class gets the Pascal VOC 2007 average precision (mean of the interpolated precision at the 11
+recalls 0, 0.1, ..., 1) and the area under the precision-recall curve (scikit-learn's `average_precision_score`).
+Labels marked "difficult" are left out for their class, as the VOC 2007 evaluation does. The regulariser of a
 multi-label probe is selected on the validation 11-point mAP.
 """
 
@@ -55,7 +55,7 @@ def _probe_data(features: np.ndarray, dataset: PreparedDataset, rows: np.ndarray
 def per_class_average_precision(scores: np.ndarray, labels: np.ndarray) -> tuple[list, list]:
     """Return, per class, the VOC 2007 11-point AP and the area under the precision-recall curve.
 
-    `labels` holds 1, 0 or -1 (ignored). A class without a positive test image gets None in both lists.
+    `labels` contains 1, 0 or -1 (ignored). A class without a positive test image gets None in both lists.
     """
     eleven_point, area = [], []
     for k in range(labels.shape[1]):

@@ -6,7 +6,7 @@ validation data, but do not say what changes between runs. This module fixes one
 - Datasets released with split sets (SUN397 has ten): run r uses split set r modulo their number, and its test
   images as released. With a released validation split (Oxford Flowers 102, Pascal VOC 2007), run 0 uses it
   as released. Every other run draws a new validation split of the same size from that split set's train and
-  validation images; without a released validation split, every run draws `validation_fraction` of its
+  validation images. Without a released validation split, every run draws `validation_fraction` of its
   training images. So runs differ in the photos the probe is fitted on and selected with, never in the test.
 - Datasets released without a split (UIUC Sports and the demo tasks): every run draws its own test and
   validation images, `train_per_class` and `test_per_class` images per class when set (the UIUC Sports protocol
