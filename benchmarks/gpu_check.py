@@ -37,7 +37,7 @@ from machine import cpu_name  # noqa: E402
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--workdir", default="gpu_check_run", help="folder for the corpus, runs and logs")
-    parser.add_argument("--out", default=None, help="JSON file for the figures")
+    parser.add_argument("--out", default=None, help="JSON file to write the results to (speed, losses, checks, machine)")
     parser.add_argument("--gpus", type=int, default=None, help="GPUs to use (default: every visible GPU; 0: CPU)")
     parser.add_argument("--steps", type=int, default=300, help="training steps of each run")
     parser.add_argument("--photos", type=int, default=20000, help="photos of the generated corpus")

@@ -37,8 +37,8 @@ def _word_prediction(rows: list[dict[str, str]]) -> list[str]:
 
 def _transfer(table3: list[dict[str, str]], table2: list[dict[str, str]]) -> list[str]:
     lines = ["## Transfer learning (Tables 2 and 3)", "",
-             "Test accuracy in percent, mean ± standard deviation over runs, for the networks trained on the whole "
-             "training split and the baselines:", ""]
+             "Test accuracy in percent, mean ± standard deviation over the runs of each dataset (the `runs` column of "
+             "Table 3), for the networks trained on the whole training split and the baselines:", ""]
     for dataset in sorted({row["dataset"] for row in table3}):
         rows = [row for row in table3 if row["dataset"] == dataset]
         # The size sweep's smaller networks are in the table and Figure 5; here only full-size networks.
@@ -58,8 +58,9 @@ def _transfer(table3: list[dict[str, str]], table2: list[dict[str, str]]) -> lis
 def _embeddings(table4: list[dict[str, str]], table6: list[dict[str, str]]) -> list[str]:
     lines = ["## Word embeddings (Tables 4 to 7)", ""]
     for row in table4:
-        lines.append(f"- Analogies, {row['source']}: {row['total_accuracy'] or 'no question kept'}% of "
-                     f"{row['total_kept']} questions kept ({row['total_dropped']} dropped)")
+        accuracy = f"{row['total_accuracy']}% on the {row['total_kept']} kept questions" if row["total_accuracy"] \
+            else "no question kept"
+        lines.append(f"- Analogies, {row['source']}: {accuracy} ({row['total_dropped']} dropped)")
     for row in table6:
         lines.append(f"- Translation {row['direction']}, {row['source']}: precision@1 {row['precision@1']}% against "
                      f"chance {row['chance@1']}% over {row['pairs']} pairs{_paper_note(row, 'pairs')}")
