@@ -12,7 +12,6 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-from array import array
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
@@ -21,9 +20,9 @@ import numpy as np
 from tqdm import tqdm
 
 from weaksup.atomic import save_npz
-from weaksup.targets import SPLIT_NAMES, TRAIN, Targets, word_photo_index
+from weaksup.targets import SPLIT_NAMES, TRAIN, Targets
 from weaksup.text.dictionary import load_dictionary
-from weaksup.text.targets_build import append_photo_targets, log_targets_summary
+from weaksup.text.targets_build import log_targets_summary, targets_from_tokens
 
 log = logging.getLogger(__name__)
 
@@ -71,31 +70,23 @@ def build_shard_targets(
 ) -> ShardTargets:
     """Write the targets of the photos of one tokens TSV to `out_npz`, and return them."""
     dictionary = load_dictionary(dictionary_path)
-    class_ids = {word: class_id for class_id, word in enumerate(dictionary)}
-
-    indptr, words, split = array("q", [0]), array("i"), array("b")
-    append_photo_targets(tokens_tsv, class_ids, indptr, words, split)
-
-    indptr_array = np.array(indptr, dtype=np.int64)
-    words_array = np.array(words, dtype=np.int32)
-    split_array = np.array(split, dtype=np.int8)
-    word_photos_indptr, word_photos = word_photo_index(indptr_array, words_array, split_array, len(dictionary))
+    targets = targets_from_tokens([tokens_tsv], dictionary)
     part = ShardTargets(
-        indptr=indptr_array,
-        words=words_array,
-        split=split_array,
-        word_photos_indptr=word_photos_indptr,
-        word_photos=word_photos,
-        num_classes=len(dictionary),
+        indptr=targets.indptr,
+        words=targets.words,
+        split=targets.split,
+        word_photos_indptr=targets.word_photos_indptr,
+        word_photos=targets.word_photos,
+        num_classes=targets.num_classes,
         dictionary_sha256=dictionary_sha256(dictionary),
     )
     part.save(out_npz)
 
-    target_counts = np.diff(indptr_array)
+    target_counts = targets.target_counts()
     log.info(
         "wrote %s from %s: %d photos (%d train), K=%d, %d targets, %d photos without targets",
-        out_npz, tokens_tsv, part.num_photos, np.count_nonzero(split_array == TRAIN), len(dictionary),
-        len(words_array), np.count_nonzero(target_counts == 0),
+        out_npz, tokens_tsv, part.num_photos, np.count_nonzero(targets.split == TRAIN), len(dictionary),
+        len(targets.words), np.count_nonzero(target_counts == 0),
     )
     return part
 

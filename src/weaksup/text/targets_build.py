@@ -25,15 +25,8 @@ from weaksup.text.pipeline import read_tokens
 log = logging.getLogger(__name__)
 
 
-def build_targets(
-    tokens_paths: Sequence[str | os.PathLike], dictionary_path: str | os.PathLike, out_npz: str | os.PathLike
-) -> Targets:
-    """Write the targets and the word -> training photos index of a corpus to `out_npz`, and return them.
-
-    Photos are numbered by concatenating the tokens files in the given order, which must be corpus shard order
-    so that the numbers match `ImageStore`.
-    """
-    dictionary = load_dictionary(dictionary_path)
+def targets_from_tokens(tokens_paths: Sequence[str | os.PathLike], dictionary: Sequence[str]) -> Targets:
+    """Return the targets of the photos of the tokens files, numbered in file order, for a dictionary."""
     class_ids = {word: class_id for class_id, word in enumerate(dictionary)}
 
     # array.array stores 1 to 8 bytes per entry. A list needs about 36 (a pointer and an int object), too much for
@@ -48,7 +41,7 @@ def build_targets(
     words_array = np.array(words, dtype=np.int32)
     split_array = np.array(split, dtype=np.int8)
     word_photos_indptr, word_photos = word_photo_index(indptr_array, words_array, split_array, len(dictionary))
-    targets = Targets(
+    return Targets(
         indptr=indptr_array,
         words=words_array,
         split=split_array,
@@ -56,6 +49,18 @@ def build_targets(
         word_photos=word_photos,
         num_classes=len(dictionary),
     )
+
+
+def build_targets(
+    tokens_paths: Sequence[str | os.PathLike], dictionary_path: str | os.PathLike, out_npz: str | os.PathLike
+) -> Targets:
+    """Write the targets and the word -> training photos index of a corpus to `out_npz`, and return them.
+
+    Photos are numbered by concatenating the tokens files in the given order, which must be corpus shard order
+    so that the numbers match `ImageStore`.
+    """
+    dictionary = load_dictionary(dictionary_path)
+    targets = targets_from_tokens(tokens_paths, dictionary)
     targets.save(out_npz)
     log_targets_summary(targets, dictionary, out_npz)
     return targets
