@@ -4,8 +4,8 @@ One command, a few minutes on one GPU (an estimate; the step count sets it):
 
     .venv/bin/python benchmarks/gpu_check.py --out benchmarks/results/gpu_check.json
 
-It builds a demo corpus at the paper's image size (256x256 stored, 224x224 crop) with the workflow, then trains
-the full-width AlexNet at K = 100:
+It builds a demo corpus at the image size of Joulin et al. (ECCV 2016), 256x256 stored with a 224x224 crop,
+with the workflow, then trains the full-width AlexNet at K = 100:
 1. run A: `--steps` steps without a stop;
 2. run B: the same run stopped at half the steps (`--max-steps`) and restarted from its checkpoint.
 It checks that the training loss fell from the first to the last epoch, that run B resumed from its checkpoint

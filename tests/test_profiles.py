@@ -1,4 +1,4 @@
-"""The paper configuration's DAG under the SLURM profile: same jobs as without it, with the declared resources."""
+"""The DAG of config/config.yaml under the SLURM profile: the same jobs as without it, with the declared resources."""
 
 import re
 import subprocess

@@ -108,8 +108,10 @@ RESULT_FILES = ["corpus_stats.csv", "SUMMARY.md", *(f"table{n}.csv" for n in ran
 
 
 def check_report(workdir, config_path):
-    """Build the Snakemake report and check that it lists every table and figure; with Chromium installed, also
-    render it headless and check that the screenshot is not blank."""
+    """Build the Snakemake report and check that it lists every table and figure.
+
+    With Chromium installed, also render it headless and check that the screenshot is not blank.
+    """
     report = workdir / "results/report.html"
     result = snakemake(workdir, config_path, "--report", str(report))
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]

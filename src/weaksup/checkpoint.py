@@ -47,7 +47,8 @@ def load_checkpoint(run_dir: str | os.PathLike, map_location: str | torch.device
     """
     path = checkpoint_path(run_dir)
     # A job killed while writing a checkpoint leaves its temporary file (see weaksup.atomic), as large as a
-    # checkpoint; nothing else writes these names, and no rank writes before the run has loaded its checkpoint.
+    # checkpoint. Removing them is safe because nothing else writes these names, and no rank writes a checkpoint
+    # before the run has loaded its own.
     for stale in path.parent.glob(f".{path.name}.*.tmp"):
         stale.unlink(missing_ok=True)
         log.info("removed %s, left by a job that was killed while writing a checkpoint", stale)

@@ -134,12 +134,14 @@ def _transfer_checks(config: dict) -> list[str]:
     transfer = config.get("transfer")
     if not transfer:
         return []
+
     problems = []
     for arch in config["training"]["architectures"]:
         if (arch, transfer["K"], transfer["loss"]) not in trained_models(config):
             problems.append(f"'transfer.K' and 'transfer.loss' name the model {arch} K={transfer['K']} "
                             f"{transfer['loss']}, which is not trained; use a K of text.dictionary_sizes with the "
                             "multiclass loss, or a model of training.extra_runs")
+
     datasets = transfer["datasets"]
     table2 = transfer["table2_dataset"]
     if table2 not in datasets or table2 not in MULTILABEL_TRANSFER_DATASETS:
@@ -149,6 +151,7 @@ def _transfer_checks(config: dict) -> list[str]:
         if name not in datasets or name in MULTILABEL_TRANSFER_DATASETS:
             problems.append(f"'transfer.figure5_datasets' has the invalid value {name!r}: it must be a multiclass "
                             f"dataset listed in transfer.datasets ({', '.join(sorted(datasets))})")
+
     demo_corpus = config["corpus"]["source"] == "demo"
     for name, settings in sorted(datasets.items()):
         key = f"transfer.datasets.{name}"

@@ -68,16 +68,16 @@ def reserve_gpus(count: int, lock_dir: str | os.PathLike, total: int | None = No
     lock_dir.mkdir(parents=True, exist_ok=True)
     start = last_log = time.monotonic()
     while True:
-        held: dict[int, int] = {}
+        locked_devices: dict[int, int] = {}
         for device in range(total):
             descriptor = _try_lock(lock_dir / f"gpu-{device}.lock")
             if descriptor is not None:
-                held[device] = descriptor
-                if len(held) == count:
+                locked_devices[device] = descriptor
+                if len(locked_devices) == count:
                     break
-        if len(held) == count:
+        if len(locked_devices) == count:
             break
-        for descriptor in held.values():
+        for descriptor in locked_devices.values():
             os.close(descriptor)
         now = time.monotonic()
         if timeout is not None and now - start > timeout:
@@ -87,10 +87,10 @@ def reserve_gpus(count: int, lock_dir: str | os.PathLike, total: int | None = No
             last_log = now
         time.sleep(RETRY_SECONDS)
 
-    ids = [str(device) for device in held]
+    ids = [str(device) for device in locked_devices]
     log.info("reserved GPUs %s (locks in %s)", ",".join(ids), lock_dir)
     try:
         yield ids
     finally:
-        for descriptor in held.values():
+        for descriptor in locked_devices.values():
             os.close(descriptor)

@@ -1,8 +1,8 @@
 """The paper's numbers beside ours: `config/paper_results.yaml` and the columns it adds to the result tables.
 
 Joulin et al. (ECCV 2016) report results on YFCC100M. A table row gets the paper's value and the difference only
-when it comes from a corpus of the paper's source (yfcc100m) and matches an entry's row description; every row gets
-a `corpus_description` column that names the corpus and scale that produced it.
+when it comes from a corpus of the paper's source (yfcc100m) and matches an entry's row description. Every row
+gets a `corpus_description` column that names the corpus and scale that produced it.
 """
 
 from __future__ import annotations

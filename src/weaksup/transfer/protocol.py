@@ -1,4 +1,4 @@
-"""Which images train, select and test the probe in each run of a transfer experiment.
+"""The split of each run of a transfer experiment: the images that train, select and test the probe.
 
 Joulin et al. (ECCV 2016) report transfer accuracy averaged over 10 runs and choose the L2 regulariser on
 validation data, but do not say what changes between runs. This module fixes one protocol:

@@ -1,9 +1,9 @@
 """Tables 2 and 3 of Joulin et al. (ECCV 2016) from the per-run transfer results.
 
 Table 3 has one row per feature source and multiclass dataset: test accuracy in percent, mean and standard
-deviation over the runs. Table 2 has one row per feature source and average-precision definition (Pascal VOC 2007
-11-point, and area under the precision-recall curve) on the multi-label dataset: the AP of every class in
-percent, averaged over the runs, and the mean AP with its standard deviation over the runs.
+deviation over the runs. Table 2 has two rows per feature source on the multi-label dataset, one per definition of
+average precision (Pascal VOC 2007 11-point, and the area under the precision-recall curve). A row gives the AP of
+every class in percent, averaged over the runs, and the mean AP with its standard deviation over the runs.
 
 A feature source is described in every result file by `source`: its name, its kind ("flickr" for a network
 trained on the corpus's words, "supervised" for the clean-label or ImageNet network, "combined" for both
